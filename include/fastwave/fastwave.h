@@ -1,0 +1,9 @@
+// Everything a program needs to load, run and evaluate fastwave models.
+#pragma once
+
+#include "fastwave/audio.h"
+#include "fastwave/config.h"
+#include "fastwave/error.h"
+#include "fastwave/evaluate.h"
+#include "fastwave/generator.h"
+#include "fastwave/model.h"

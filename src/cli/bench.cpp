@@ -1,0 +1,130 @@
+// fastwave bench: generation speed per kernel ISA and method, mean ± sd over runs after
+// warm-up, with the real-time factor, CPU use and the fast/naive ratio of this run.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "engine/generators.h"
+
+namespace fastwave::cli {
+namespace {
+
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + 1e-6 * (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
+struct Measurement {
+  std::string isa, method;
+  int64_t samples = 0;
+  int runs = 0;
+  double mean = 0, sd = 0, cpu_use = 0;  // samples/s, and CPU seconds per wall second
+};
+
+Measurement measure(const Model& model, const kernels::KernelTable& k, Method method, int64_t samples, int warmup,
+                    int runs) {
+  const Conditioning conditioning = [&] {
+    Conditioning cond;
+    const ModelConfig& c = model.config();
+    if (c.has_global()) cond.speaker = 0;
+    if (c.has_local()) {
+      cond.local_frames = static_cast<int>(samples / c.local_hop + 2);
+      cond.local_features.assign(size_t(cond.local_frames) * c.local_channels, 0.1f);
+    }
+    return cond;
+  }();
+  auto generator = method == Method::kFast ? make_fast_generator(model, conditioning, k)
+                                           : make_naive_generator(model, conditioning, k);
+  GenerateOptions options;
+  options.samples = samples;
+  std::vector<double> rates;
+  double wall_total = 0, cpu_total = 0;
+  for (int run = 0; run < warmup + runs; ++run) {
+    generator->reset();
+    options.seed = run;
+    const double cpu0 = cpu_seconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    generate(*generator, model.config(), options);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (run >= warmup) {
+      rates.push_back(samples / wall);
+      wall_total += wall;
+      cpu_total += cpu_seconds() - cpu0;
+    }
+  }
+  Measurement m{k.name, method == Method::kFast ? "fast" : "naive", samples, runs};
+  for (double r : rates) m.mean += r / runs;
+  for (double r : rates) m.sd += (r - m.mean) * (r - m.mean) / std::max(1, runs - 1);
+  m.sd = std::sqrt(m.sd);
+  m.cpu_use = cpu_total / wall_total;
+  return m;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "Measure generation speed for each kernel ISA and method");
+  struct Options {
+    std::string model, json;
+    int64_t samples = 32000, naive_samples = 8;
+    int runs = 5, warmup = 1;
+    bool skip_naive = false;
+  };
+  auto o = std::make_shared<Options>();
+  cmd->add_option("-m,--model", o->model, "Model file (default: the shipped default model)");
+  cmd->add_option("-n,--samples", o->samples, "Samples per fast run")->check(CLI::Range(int64_t{1}, int64_t{1} << 28))->capture_default_str();
+  cmd->add_option("--naive-samples", o->naive_samples, "Samples per naive run (it is slow)")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  cmd->add_option("--runs", o->runs, "Timed runs")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--warmup", o->warmup, "Untimed warm-up runs")->check(CLI::Range(0, 100))->capture_default_str();
+  cmd->add_flag("--skip-naive", o->skip_naive, "Only measure the fast method");
+  cmd->add_option("--json", o->json, "Also write the results to this JSON file");
+  cmd->callback([o] {
+    const std::string path = resolve_model_path(o->model);
+    const Model model = Model::load(path);
+    const int rate = model.config().sample_rate;
+    std::printf("model %s, %lld parameters; %d timed runs after %d warm-up, 1 thread\n", path.c_str(),
+                static_cast<long long>(model.parameter_count()), o->runs, o->warmup);
+    std::printf("%-8s %-6s %9s %22s %12s %8s\n", "isa", "method", "samples", "samples/s (mean ± sd)", "x real time", "cpu");
+    std::vector<Measurement> results;
+    for (const auto* k : kernels::available_kernels()) {
+      for (Method method : {Method::kFast, Method::kNaive}) {
+        if (method == Method::kNaive && o->skip_naive) continue;
+        const int64_t n = method == Method::kFast ? o->samples : o->naive_samples;
+        const Measurement m = measure(model, *k, method, n, o->warmup, o->runs);
+        std::printf("%-8s %-6s %9lld %13.1f ± %-7.1f %11.3fx %7.0f%%\n", m.isa.c_str(), m.method.c_str(),
+                    static_cast<long long>(m.samples), m.mean, m.sd, m.mean / rate, 100 * m.cpu_use);
+        std::fflush(stdout);
+        results.push_back(m);
+      }
+    }
+    auto find = [&](const std::string& isa, const std::string& method) -> const Measurement* {
+      for (const auto& m : results) if (m.isa == isa && m.method == method) return &m;
+      return nullptr;
+    };
+    const std::string best = kernels::available_kernels().back()->name;
+    if (const auto *fast = find(best, "fast"), *ref = find("ref", "fast"); fast && ref) {
+      std::printf("%s fast / ref fast: %.1fx\n", best.c_str(), fast->mean / ref->mean);
+    }
+    if (const auto *fast = find(best, "fast"), *naive = find(best, "naive"); fast && naive) {
+      std::printf("%s fast / %s naive: %.0fx\n", best.c_str(), best.c_str(), fast->mean / naive->mean);
+    }
+    if (!o->json.empty()) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& m : results) {
+        j.push_back({{"isa", m.isa}, {"method", m.method}, {"samples", m.samples}, {"runs", m.runs},
+                     {"samples_per_second_mean", m.mean}, {"samples_per_second_sd", m.sd},
+                     {"real_time_factor", rate / m.mean}, {"cpu_use", m.cpu_use}});
+      }
+      const std::string text = j.dump(2) + "\n";
+      write_file_atomically(o->json, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+    }
+  });
+}
+
+}  // namespace fastwave::cli

@@ -1,0 +1,19 @@
+// Helpers shared by the subcommands.
+#pragma once
+
+#include <string>
+
+#include "fastwave/fastwave.h"
+
+namespace fastwave::cli {
+
+// -m MODEL if given, else $FASTWAVE_MODEL, else the shipped default model.
+std::string resolve_model_path(const std::string& flag);
+
+// Conditioning from --speaker and --local-features (a [frames, channels] .npy).
+Conditioning load_conditioning(const ModelConfig& config, int speaker, const std::string& local_features);
+
+// Human-readable byte count: "2.63 MB".
+std::string format_bytes(double bytes);
+
+}  // namespace fastwave::cli

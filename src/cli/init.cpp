@@ -1,0 +1,72 @@
+// fastwave init: a randomly initialised model of any config, for tests and benchmarks.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+
+namespace fastwave::cli {
+
+void add_init_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("init", "Write a randomly initialised model");
+  struct Options {
+    ModelConfig config;
+    std::string config_file, out;
+    uint64_t seed = 0;
+  };
+  auto o = std::make_shared<Options>();
+  cmd->add_option("-o,--output", o->out, "Model file to write")->required();
+  cmd->add_option("--config", o->config_file, "JSON config (keys as in docs/model-format.md); flags override it");
+  cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  ModelConfig& c = o->config;
+  cmd->add_option("--blocks", c.blocks)->capture_default_str();
+  cmd->add_option("--layers-per-block", c.layers_per_block)->capture_default_str();
+  cmd->add_option("--residual-channels", c.residual_channels)->capture_default_str();
+  cmd->add_option("--dilation-channels", c.dilation_channels)->capture_default_str();
+  cmd->add_option("--skip-channels", c.skip_channels)->capture_default_str();
+  cmd->add_option("--end-channels", c.end_channels)->capture_default_str();
+  cmd->add_option("--classes", c.classes)->capture_default_str();
+  cmd->add_option("--kernel-size", c.kernel_size)->capture_default_str();
+  cmd->add_flag("--bias", c.bias, "Biases on start, filter, gate, residual and skip convs");
+  cmd->add_option("--sample-rate", c.sample_rate)->capture_default_str();
+  cmd->add_option("--speakers", c.speakers, "Global conditioning: number of speakers")->capture_default_str();
+  cmd->add_option("--global-channels", c.global_channels, "Speaker embedding width")->capture_default_str();
+  cmd->add_option("--local-channels", c.local_channels, "Local conditioning: features per frame")->capture_default_str();
+  cmd->add_option("--local-hop", c.local_hop, "Samples per feature frame")->capture_default_str();
+  cmd->callback([o, cmd] {
+    ModelConfig config = o->config;
+    if (!o->config_file.empty()) {
+      std::ifstream in(o->config_file);
+      if (!in) throw Error("cannot open config '" + o->config_file + "'");
+      std::stringstream text;
+      text << in.rdbuf();
+      config = ModelConfig::from_json(text.str());
+      // Flags given on the command line win over the file.
+      const ModelConfig& f = o->config;
+      auto take = [&](const char* flag, auto& field, auto value) {
+        if (cmd->count(flag) > 0) field = value;
+      };
+      take("--blocks", config.blocks, f.blocks);
+      take("--layers-per-block", config.layers_per_block, f.layers_per_block);
+      take("--residual-channels", config.residual_channels, f.residual_channels);
+      take("--dilation-channels", config.dilation_channels, f.dilation_channels);
+      take("--skip-channels", config.skip_channels, f.skip_channels);
+      take("--end-channels", config.end_channels, f.end_channels);
+      take("--classes", config.classes, f.classes);
+      take("--kernel-size", config.kernel_size, f.kernel_size);
+      take("--bias", config.bias, f.bias);
+      take("--sample-rate", config.sample_rate, f.sample_rate);
+      take("--speakers", config.speakers, f.speakers);
+      take("--global-channels", config.global_channels, f.global_channels);
+      take("--local-channels", config.local_channels, f.local_channels);
+      take("--local-hop", config.local_hop, f.local_hop);
+    }
+    const Model model = Model::random(config, o->seed);
+    model.save(o->out);
+    std::printf("wrote %s: %lld parameters, receptive field %d\n", o->out.c_str(),
+                static_cast<long long>(model.parameter_count()), config.receptive_field());
+  });
+}
+
+}  // namespace fastwave::cli

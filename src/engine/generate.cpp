@@ -1,0 +1,71 @@
+#include <limits>
+#include <string>
+
+#include "engine/generators.h"
+#include "fastwave/error.h"
+
+namespace fastwave {
+
+void Conditioning::check(const ModelConfig& config) const {
+  if (config.has_global()) {
+    if (speaker < 0 || speaker >= config.speakers) {
+      throw Error("this model needs a speaker id in [0, " + std::to_string(config.speakers - 1) +
+                  "]" + (speaker < 0 ? " (--speaker)" : ", got " + std::to_string(speaker)));
+    }
+  } else if (speaker >= 0) {
+    throw Error("this model has no speakers; drop the speaker id");
+  }
+  if (config.has_local()) {
+    if (local_frames <= 0) throw Error("this model needs local conditioning features");
+    if (local_features.size() != size_t(local_frames) * config.local_channels) {
+      throw Error("local features must be [frames, " + std::to_string(config.local_channels) + "]");
+    }
+  } else if (local_frames > 0 || !local_features.empty()) {
+    throw Error("this model takes no local conditioning features");
+  }
+}
+
+int64_t Conditioning::max_samples(const ModelConfig& config) const {
+  if (!config.has_local()) return std::numeric_limits<int64_t>::max();
+  return int64_t(local_frames) * config.local_hop;
+}
+
+void check_push(const ModelConfig& config, const Conditioning& conditioning, int id, int64_t position) {
+  if (id < 0 || id >= config.classes) {
+    throw Error("sample id " + std::to_string(id) + " is not in [0, " + std::to_string(config.classes) + ")");
+  }
+  if (position >= conditioning.max_samples(config)) {
+    throw Error("local features end at sample " + std::to_string(conditioning.max_samples(config)));
+  }
+}
+
+std::unique_ptr<Generator> make_generator(const Model& model, Method method, const Conditioning& conditioning) {
+  conditioning.check(model.config());
+  const auto& kernels = kernels::active_kernels();
+  return method == Method::kNaive ? make_naive_generator(model, conditioning, kernels)
+                                  : make_fast_generator(model, conditioning, kernels);
+}
+
+std::vector<int> generate(Generator& generator, const ModelConfig& config, const GenerateOptions& options) {
+  if (options.samples < 0) throw Error("cannot generate a negative number of samples");
+  if (!(options.temperature >= 0.0f)) throw Error("temperature must be >= 0");
+  const std::vector<int> prime = options.prime.empty() ? std::vector<int>{config.classes / 2} : options.prime;
+  UniformSource uniforms(options.seed);
+  std::span<const float> logits;
+  for (int id : prime) logits = generator.push(id);
+
+  std::vector<int> out;
+  out.reserve(size_t(options.samples));
+  const int64_t report_every = std::max<int64_t>(1, config.sample_rate / 10);
+  for (int64_t i = 0; i < options.samples; ++i) {
+    const int id = sample_id(logits, options.temperature, uniforms.next());
+    out.push_back(id);
+    if (i + 1 < options.samples) logits = generator.push(id);
+    if (options.progress && ((i + 1) % report_every == 0 || i + 1 == options.samples)) {
+      options.progress(i + 1, options.samples);
+    }
+  }
+  return out;
+}
+
+}  // namespace fastwave

@@ -1,0 +1,47 @@
+// Naive generation: every sample recomputes the network over its whole receptive field,
+// as pytorch-wavenet's generate() does. Slow by design; it is the oracle for the fast path.
+#include <string>
+
+#include "engine/generators.h"
+#include "engine/sequence_forward.h"
+
+namespace fastwave {
+namespace {
+
+class NaiveGenerator final : public Generator {
+ public:
+  NaiveGenerator(const Model& model, const Conditioning& conditioning, const kernels::KernelTable& kernels)
+      : model_(model),
+        conditioning_(conditioning),
+        terms_(model_, conditioning_, kernels),
+        forward_(model_, terms_, kernels),
+        logits_(model_.config.classes) {}
+
+  void reset() override { history_.clear(); }
+
+  std::span<const float> push(int id) override {
+    check_push(model_.config, conditioning_, id, position());
+    history_.push_back(id);
+    forward_.run(history_, position() - 1, position(), logits_.data());
+    return logits_;
+  }
+
+  int64_t position() const override { return static_cast<int64_t>(history_.size()); }
+
+ private:
+  PackedModel model_;
+  Conditioning conditioning_;
+  ConditioningTerms terms_;
+  SequenceForward forward_;
+  std::vector<int> history_;
+  std::vector<float> logits_;
+};
+
+}  // namespace
+
+std::unique_ptr<Generator> make_naive_generator(const Model& model, const Conditioning& conditioning,
+                                                const kernels::KernelTable& kernels) {
+  return std::make_unique<NaiveGenerator>(model, conditioning, kernels);
+}
+
+}  // namespace fastwave

@@ -1,0 +1,64 @@
+// A Model rearranged for computation: filter and gate convs fused into one matrix per
+// layer with taps side by side, all skip convs fused into one matrix over the
+// concatenated gated activations, conditioning projections stacked across layers.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "fastwave/generator.h"
+#include "kernels/kernels.h"
+
+namespace fastwave {
+
+struct PackedLayer {
+  int dilation = 1;
+  // [2*dilation_channels, kernel_size*residual_channels]; column j*residual + c is tap j
+  // (tap k-1 is the current sample), rows are filter outputs then gate outputs.
+  kernels::PackedMatrix filter_gate;
+  kernels::PackedMatrix residual;  // [residual, dilation]
+};
+
+struct PackedModel {
+  explicit PackedModel(const Model& model);
+
+  ModelConfig config;
+  std::vector<float> embedding;  // [classes][residual]: start conv columns plus bias
+  std::vector<PackedLayer> layers;
+  // skip = sum over layers of skip_convs.N @ z_N = skip_all @ [z_0; z_1; ...]: one GEMV
+  // at the end instead of a read-modify-write of the skip sum in every layer.
+  kernels::PackedMatrix skip_all;  // [skip, layers*dilation], biases summed
+  kernels::PackedMatrix end1, end2;
+  std::vector<float> global_embedding;  // [speakers][global_channels]
+  kernels::PackedMatrix global_proj;    // [layers*2*dilation, global_channels]
+  kernels::PackedMatrix local_proj;     // [layers*2*dilation, local_channels]
+
+  int pre_width() const { return 2 * config.dilation_channels; }
+  size_t weight_bytes() const;
+};
+
+// The conditioning terms added to every layer's pre-activations: one row of
+// layers*2*dilation values per local frame (or a single row for global-only).
+class ConditioningTerms {
+ public:
+  // Keeps references to all three: they must outlive this object.
+  ConditioningTerms(const PackedModel& model, const Conditioning& conditioning,
+                    const kernels::KernelTable& kernels);
+
+  bool active() const { return active_; }
+  int width() const { return width_; }
+  int64_t frame_of(int64_t position) const { return hop_ ? position / hop_ : 0; }
+  // Rows for frames [f0, f1) into out[(f - f0) * width()].
+  void compute(int64_t f0, int64_t f1, float* out) const;
+
+ private:
+  const PackedModel& model_;
+  const Conditioning& conditioning_;
+  const kernels::KernelTable& kernels_;
+  bool active_ = false;
+  int width_ = 0;
+  int hop_ = 0;
+  std::vector<float> global_row_;
+};
+
+}  // namespace fastwave

@@ -1,0 +1,64 @@
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "fastwave/error.h"
+#include "kernels/kernels.h"
+
+namespace fastwave::kernels {
+
+void AlignedFree::operator()(float* p) const { std::free(p); }
+
+AlignedFloats allocate_floats(size_t count) {
+  const size_t bytes = (std::max<size_t>(count, 1) * sizeof(float) + 63) / 64 * 64;
+  auto* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, bytes);
+  return AlignedFloats(p);
+}
+
+PackedMatrix::PackedMatrix(int rows, int cols, std::span<const float> row_major,
+                           std::span<const float> bias)
+    : rows_(rows), cols_(cols) {
+  if (row_major.size() != size_t(rows) * cols || (!bias.empty() && bias.size() != size_t(rows))) {
+    throw Error("PackedMatrix: sizes do not match");
+  }
+  data_ = allocate_floats(size_t(panels()) * cols * kPanelRows);
+  bias_ = allocate_floats(size_t(panels()) * kPanelRows);
+  for (int r = 0; r < rows; ++r) {
+    float* panel_base = data_.get() + size_t(r / kPanelRows) * cols * kPanelRows + r % kPanelRows;
+    for (int c = 0; c < cols; ++c) panel_base[size_t(c) * kPanelRows] = row_major[size_t(r) * cols + c];
+    if (!bias.empty()) bias_[r] = bias[r];
+  }
+}
+
+std::vector<const KernelTable*> available_kernels() {
+  std::vector<const KernelTable*> tables{&reference_kernels()};
+  if (const auto* t = avx2_kernels()) tables.push_back(t);
+  if (const auto* t = avx512_kernels()) tables.push_back(t);
+  return tables;
+}
+
+namespace {
+
+const KernelTable& choose() {
+  const auto tables = available_kernels();
+  const char* forced = std::getenv("FASTWAVE_ISA");
+  if (!forced || !*forced) return *tables.back();
+  for (const auto* t : tables) {
+    if (std::strcmp(t->name, forced) == 0) return *t;
+  }
+  std::string names;
+  for (const auto* t : tables) names += std::string(names.empty() ? "" : ", ") + t->name;
+  throw Error(std::string("FASTWAVE_ISA=") + forced + " is not available on this CPU (choose " +
+              names + ")");
+}
+
+}  // namespace
+
+const KernelTable& active_kernels() {
+  static const KernelTable& table = choose();
+  return table;
+}
+
+}  // namespace fastwave::kernels

@@ -1,0 +1,179 @@
+// Reading and writing the safetensors-layout model file (docs/model-format.md).
+// The reader treats the file as hostile: every number is checked before it is used.
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "fastwave/audio.h"
+#include "fastwave/error.h"
+#include "fastwave/model.h"
+
+namespace fastwave {
+namespace {
+
+constexpr uint64_t kMaxHeaderBytes = 100u << 20;
+constexpr int kFormatVersion = 1;
+constexpr size_t kDataAlignment = 64;
+
+std::vector<uint8_t> read_whole_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw Error("cannot open model file '" + path + "'");
+  const std::streamoff size = in.tellg();
+  if (size < 0) throw Error("cannot read model file '" + path + "'");
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), size)) {
+    throw Error("cannot read model file '" + path + "'");
+  }
+  return bytes;
+}
+
+DType parse_dtype(const std::string& name, const std::string& tensor) {
+  for (DType d : {DType::F32, DType::BF16, DType::I8, DType::U8}) {
+    if (name == dtype_name(d)) return d;
+  }
+  throw Error("tensor '" + tensor + "' has unsupported dtype '" + name + "'");
+}
+
+struct Entry {
+  std::string name;
+  Tensor tensor;
+  uint64_t begin = 0, end = 0;
+};
+
+Entry parse_entry(const std::string& name, const nlohmann::json& info, uint64_t data_size) {
+  if (!info.is_object()) throw Error("tensor '" + name + "': header entry is not an object");
+  Entry e;
+  e.name = name;
+  const auto dtype = info.find("dtype");
+  const auto shape = info.find("shape");
+  const auto offsets = info.find("data_offsets");
+  if (dtype == info.end() || !dtype->is_string()) throw Error("tensor '" + name + "': no dtype");
+  if (shape == info.end() || !shape->is_array()) throw Error("tensor '" + name + "': no shape");
+  if (offsets == info.end() || !offsets->is_array() || offsets->size() != 2) {
+    throw Error("tensor '" + name + "': data_offsets must be [begin, end]");
+  }
+  e.tensor.dtype = parse_dtype(dtype->get<std::string>(), name);
+  uint64_t numel = 1;
+  for (const auto& d : *shape) {
+    if (!d.is_number_unsigned()) throw Error("tensor '" + name + "': shape holds a non-size");
+    const uint64_t dim = d.get<uint64_t>();
+    if (dim != 0 && numel > (uint64_t{1} << 40) / dim) throw Error("tensor '" + name + "': shape too large");
+    numel *= dim;
+    e.tensor.shape.push_back(static_cast<int64_t>(dim));
+  }
+  for (const auto& o : *offsets) {
+    if (!o.is_number_unsigned()) throw Error("tensor '" + name + "': data_offsets must be sizes");
+  }
+  e.begin = (*offsets)[0].get<uint64_t>();
+  e.end = (*offsets)[1].get<uint64_t>();
+  if (e.begin > e.end || e.end > data_size) {
+    throw Error("tensor '" + name + "': data_offsets [" + std::to_string(e.begin) + ", " +
+                std::to_string(e.end) + ") lie outside the " + std::to_string(data_size) +
+                "-byte data section (truncated file?)");
+  }
+  if (e.end - e.begin != numel * dtype_size(e.tensor.dtype)) {
+    throw Error("tensor '" + name + "': " + std::to_string(e.end - e.begin) +
+                " bytes do not match its dtype and shape");
+  }
+  return e;
+}
+
+}  // namespace
+
+Model Model::load(const std::string& path) {
+  try {
+    const std::vector<uint8_t> file = read_whole_file(path);
+    if (file.size() < 8) throw Error("file is shorter than the 8-byte header length");
+    uint64_t header_len = 0;
+    for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | file[i];
+    if (header_len < 2 || header_len > kMaxHeaderBytes || header_len > file.size() - 8) {
+      throw Error("header length " + std::to_string(header_len) + " does not fit a " +
+                  std::to_string(file.size()) + "-byte file (not a model file, or truncated)");
+    }
+    const char* header_begin = reinterpret_cast<const char*>(file.data() + 8);
+    const auto header = nlohmann::json::parse(header_begin, header_begin + header_len, nullptr,
+                                              /*allow_exceptions=*/false);
+    if (!header.is_object()) throw Error("header is not a JSON object (corrupt file?)");
+
+    const auto meta = header.find("__metadata__");
+    if (meta == header.end() || !meta->is_object()) throw Error("header has no __metadata__");
+    if (meta->value("format", "") != "fastwave") throw Error("__metadata__.format is not \"fastwave\"");
+    const auto version = meta->value("format_version", "");
+    if (version != std::to_string(kFormatVersion)) {
+      throw Error("format_version '" + version + "' is not supported (this build reads " +
+                  std::to_string(kFormatVersion) + ")");
+    }
+    const auto config_text = meta->find("config");
+    if (config_text == meta->end() || !config_text->is_string()) {
+      throw Error("__metadata__.config is missing");
+    }
+    const ModelConfig config = ModelConfig::from_json(config_text->get<std::string>());
+
+    const uint64_t data_begin = 8 + header_len;
+    const uint64_t data_size = file.size() - data_begin;
+    std::vector<Entry> entries;
+    for (const auto& [name, info] : header.items()) {
+      if (name != "__metadata__") entries.push_back(parse_entry(name, info, data_size));
+    }
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+    uint64_t covered = 0;
+    for (const auto& e : entries) {
+      if (e.begin < covered) throw Error("tensor '" + e.name + "' overlaps another tensor");
+      if (e.begin > covered) throw Error("gap in the data section before tensor '" + e.name + "'");
+      covered = e.end;
+    }
+    if (covered != data_size) {
+      throw Error(std::to_string(data_size - covered) + " trailing bytes after the last tensor");
+    }
+
+    std::map<std::string, Tensor> tensors;
+    for (auto& e : entries) {
+      e.tensor.bytes.assign(file.begin() + data_begin + e.begin, file.begin() + data_begin + e.end);
+      tensors.emplace(e.name, std::move(e.tensor));
+    }
+    return Model(config, std::move(tensors));
+  } catch (const Error& e) {
+    throw Error("'" + path + "': " + e.what());
+  }
+}
+
+void Model::save(const std::string& path) const {
+  // Larger elements first keeps every tensor aligned to its element size.
+  std::vector<TensorSpec> order = expected_tensors(config_);
+  std::stable_sort(order.begin(), order.end(), [&](const TensorSpec& a, const TensorSpec& b) {
+    return dtype_size(tensor(a.name).dtype) > dtype_size(tensor(b.name).dtype);
+  });
+
+  nlohmann::ordered_json header;
+  header["__metadata__"] = {{"format", "fastwave"},
+                            {"format_version", std::to_string(kFormatVersion)},
+                            {"config", config_.to_json()}};
+  uint64_t offset = 0;
+  for (const auto& spec : order) {
+    const Tensor& t = tensor(spec.name);
+    header[spec.name] = {{"dtype", dtype_name(t.dtype)},
+                         {"shape", t.shape},
+                         {"data_offsets", {offset, offset + t.bytes.size()}}};
+    offset += t.bytes.size();
+  }
+  std::string text = header.dump();
+  text.resize((text.size() + 8 + kDataAlignment - 1) / kDataAlignment * kDataAlignment - 8, ' ');
+
+  std::vector<uint8_t> file(8 + text.size() + offset);
+  for (int i = 0; i < 8; ++i) file[i] = static_cast<uint8_t>(uint64_t{text.size()} >> (8 * i));
+  std::memcpy(file.data() + 8, text.data(), text.size());
+  uint8_t* data = file.data() + 8 + text.size();
+  for (const auto& spec : order) {
+    const Tensor& t = tensor(spec.name);
+    std::memcpy(data, t.bytes.data(), t.bytes.size());
+    data += t.bytes.size();
+  }
+  write_file_atomically(path, file);
+}
+
+}  // namespace fastwave

@@ -1,0 +1,109 @@
+// The fastwave binary: it works, and bad input gets one clear line and a non-zero exit.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+
+#include "../test_util.h"
+
+namespace fastwave {
+namespace {
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+CliRun run_cli(const std::string& args, const testing::TempDir& dir) {
+  const std::string err_file = dir.file("stderr.txt");
+  const std::string command = std::string(FASTWAVE_BINARY) + " " + args + " 2>" + err_file;
+  CliRun r;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  const auto err = testing::read_bytes(err_file);
+  r.err.assign(err.begin(), err.end());
+  return r;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_ = dir_.file("m.fwm");
+    Model::random(testing::small_config(), 3).save(model_);
+  }
+  // A failure is exit code 1 (or CLI11's usage code) with one line that names the problem.
+  void expect_failure(const std::string& args, const std::string& fragment) {
+    const CliRun r = run_cli(args, dir_);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_LT(r.exit_code, 128) << "crashed: " << args;
+    EXPECT_NE(r.err.find(fragment), std::string::npos) << args << "\nstderr: " << r.err;
+    if (r.exit_code == 1) {
+      EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+    }
+  }
+  testing::TempDir dir_;
+  std::string model_;
+};
+
+TEST_F(Cli, GeneratesAPlayableWavAndIds) {
+  const CliRun r = run_cli("generate -m " + model_ + " -o " + dir_.file("out.wav") + " -n 800 --seed 3 --ids-out " +
+                        dir_.file("ids.txt"),
+                    dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_audio(dir_.file("out.wav"), 16000).size(), 800u);
+  const auto ids = read_ids(dir_.file("ids.txt"), 64);
+  EXPECT_EQ(ids.size(), 800u);
+  // Same seed, same ids, for both methods.
+  ASSERT_EQ(run_cli("generate -m " + model_ + " -o " + dir_.file("naive.wav") +
+                    " -n 800 --seed 3 --method naive --ids-out " + dir_.file("naive.txt"),
+                dir_).exit_code, 0);
+  EXPECT_EQ(read_ids(dir_.file("naive.txt"), 64), ids);
+}
+
+TEST_F(Cli, EvalPrintsNllAndWritesLogits) {
+  write_ids(dir_.file("ids.txt"), std::vector<int>{1, 5, 9, 33, 2, 7});
+  const CliRun r = run_cli("eval -m " + model_ + " --ids " + dir_.file("ids.txt") + " --logits-out " + dir_.file("l.npy"), dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("bits/sample"), std::string::npos);
+  std::vector<int64_t> shape;
+  read_npy(dir_.file("l.npy"), &shape);
+  EXPECT_EQ(shape, (std::vector<int64_t>{5, 64}));
+}
+
+TEST_F(Cli, InfoDescribesTheModel) {
+  const CliRun r = run_cli("info " + model_, dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("receptive field  31 samples"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, BadInputGetsOneClearLine) {
+  const std::string out = " -o " + dir_.file("x.wav");
+  expect_failure("generate -m " + dir_.file("missing.fwm") + out + " -n 10", "cannot open model file");
+  testing::write_bytes(dir_.file("junk.fwm"), {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+  expect_failure("generate -m " + dir_.file("junk.fwm") + out + " -n 10", "header length");
+  expect_failure("generate -m " + model_ + out + " -n -5", "--samples");
+  expect_failure("generate -m " + model_ + out + " --temperature -1", "temperature");
+  expect_failure("generate -m " + model_ + out + " -n 10 --method turbo", "method");
+  expect_failure("generate -m " + model_ + out, "give the length");
+  expect_failure("generate -m " + model_ + out + " -n 10 --speaker 2", "no speakers");
+  testing::write_bytes(dir_.file("bad.wav"), {'n', 'o', 't', 'a', 'w', 'a', 'v', 'e'});
+  expect_failure("generate -m " + model_ + out + " -n 10 --prime " + dir_.file("bad.wav"), "bad.wav");
+  expect_failure("eval -m " + model_ + " --wav " + dir_.file("bad.wav"), "bad.wav");
+  expect_failure("eval -m " + model_, "--wav");
+  expect_failure("frobnicate", "unknown command 'frobnicate'");
+  // A failed run leaves no output file behind.
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("x.wav")));
+}
+
+TEST_F(Cli, OutputIsReplacedAtomically) {
+  // Writing into a directory that does not exist fails cleanly and leaves nothing.
+  expect_failure("generate -m " + model_ + " -o " + dir_.file("no/such/dir/x.wav") + " -n 10", "cannot write");
+}
+
+}  // namespace
+}  // namespace fastwave
