@@ -59,7 +59,8 @@ class FastGenerator final : public Generator {
       for (int j = 0; j < k; ++j) {
         const int64_t source = position_ - int64_t(k - 1 - j) * layer.dilation;
         const int64_t slot = ((source % slots) + slots) % slots;
-        std::memcpy(&columns_[size_t(j) * res], &ring[slot * res], res * sizeof(float));
+        const float* x = &ring[slot * res];
+        for (int ch = 0; ch < res; ++ch) columns_[size_t(ch) * k + j] = x[ch];
       }
       kernels_.gemm_f32(layer.filter_gate.view(), columns_.data(), k * res, 1, pre_.data(), pre_width);
       if (terms_.active()) {

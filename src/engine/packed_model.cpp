@@ -48,18 +48,11 @@ PackedModel::PackedModel(const Model& model) : config(model.config()) {
     const std::string i = "." + std::to_string(n) + ".";
     PackedLayer layer;
     layer.dilation = c.dilation(n);
-    std::vector<float> fg(size_t(2) * dil * k * res);
-    std::vector<float> fg_bias;
-    for (int half = 0; half < 2; ++half) {
-      const std::string name = half == 0 ? "filter_convs" : "gate_convs";
-      const auto w = model.weights(name + i + "weight");  // [dil, res, k]
-      for (int o = 0; o < dil; ++o) {
-        for (int r = 0; r < res; ++r) {
-          for (int j = 0; j < k; ++j) {
-            fg[(size_t(half) * dil + o) * k * res + size_t(j) * res + r] = w[(size_t(o) * res + r) * k + j];
-          }
-        }
-      }
+    // The rows of [dil, res, k] conv weights are already in im2col column order.
+    std::vector<float> fg, fg_bias;
+    for (const std::string name : {"filter_convs", "gate_convs"}) {
+      const auto w = model.weights(name + i + "weight");
+      fg.insert(fg.end(), w.begin(), w.end());
       const auto b = optional_bias(model, name + i + "bias");
       fg_bias.insert(fg_bias.end(), b.begin(), b.end());
     }

@@ -13,8 +13,9 @@ namespace fastwave {
 
 struct PackedLayer {
   int dilation = 1;
-  // [2*dilation_channels, kernel_size*residual_channels]; column j*residual + c is tap j
-  // (tap k-1 is the current sample), rows are filter outputs then gate outputs.
+  // [2*dilation_channels, residual_channels*kernel_size]: column c*kernel_size + j is
+  // channel c at tap j (tap k-1 is the current sample), the order of a Conv1d weight row;
+  // rows are filter outputs then gate outputs.
   kernels::PackedMatrix filter_gate;
   kernels::PackedMatrix residual;  // [residual, dilation]
 };

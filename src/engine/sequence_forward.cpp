@@ -42,11 +42,11 @@ void SequenceForward::run(std::span<const int> ids, int64_t begin, int64_t end, 
     // im2col: tap j of position t reads x[t - (k-1-j)*d]; before the window it is zero
     // (exact at the sequence start; elsewhere those values cannot reach the outputs).
     for (int64_t t = 0; t < window; ++t) {
+      float* row = &columns_[t * k * res];
       for (int j = 0; j < k; ++j) {
         const int64_t source = t - int64_t(k - 1 - j) * layer.dilation;
-        float* dst = &columns_[(t * k + j) * res];
-        if (source < 0) std::fill(dst, dst + res, 0.0f);
-        else std::memcpy(dst, &x_[source * res], res * sizeof(float));
+        const float* x = source < 0 ? nullptr : &x_[source * res];
+        for (int c = 0; c < res; ++c) row[c * k + j] = x ? x[c] : 0.0f;
       }
     }
     kernels_.gemm_f32(layer.filter_gate.view(), columns_.data(), k * res, int(window), pre_.data(), pre_width);
