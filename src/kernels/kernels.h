@@ -56,12 +56,60 @@ class PackedMatrix {
   AlignedFloats bias_;
 };
 
+// bfloat16 weights: panel p, column pair q holds rows' pairs (w[r][2q], w[r][2q+1]) as
+// 16 x 2 values, the operand layout of AVX512-BF16's vdpbf16ps. Odd cols pad with zero.
+struct Bf16View {
+  const uint16_t* data;  // ((p*pairs + q)*16 + i)*2 + e
+  const float* bias;     // padded to panels*16
+  int rows, cols, pairs, panels;
+};
+
+// int8 weights, symmetric, one scale per row: panel p, column quad q holds 16 rows x 4
+// bytes, the operand layout of VNNI's vpdpbusd. Activations arrive as u8 = q + 128, so
+// each row's 128 * sum(w) is subtracted: precomputed at packing time.
+struct Int8View {
+  const int8_t* data;          // ((p*quads + q)*16 + i)*4 + e
+  const float* bias;           // padded to panels*16
+  const float* scale;          // per row, padded
+  const int32_t* correction;   // 128 * sum of the row's weights, padded
+  int rows, cols, quads, panels;
+};
+
+// int4 weights, symmetric in [-7, 7], one scale per row and group of `group_size` columns.
+// Panel p, column octet o is 64 bytes: byte i*4+e holds w[i][8o+e] in its low nibble and
+// w[i][8o+4+e] in its high nibble, so each half is a VNNI quad block.
+struct Int4View {
+  const uint8_t* data;         // ((p*octets + o)*16 + i)*4 + e
+  const float* bias;           // padded to panels*16
+  const float* scale;          // [panels][groups][16]
+  const int32_t* correction;   // [panels][groups][16]: 128 * sum of the group's weights
+  int rows, cols, group_size, groups, panels;  // octets = groups * group_size / 8
+};
+
 struct KernelTable {
   const char* name;  // "ref", "avx2", "avx512"
   // y[n*ldy + r] = sum_c W[r][c] * x[n*ldx + c] + bias[r], for n < count, r < rows.
   void (*gemm_f32)(const PackedView& w, const float* x, int ldx, int count, float* y, int ldy);
   // z[i] = tanh(pre[i]) * sigmoid(pre[channels + i]): WaveNet's gated activation.
   void (*gated_activation)(const float* pre, int channels, float* z);
+
+  // x[0..n) rounded to bfloat16 (to nearest even), zero-padded to n_padded.
+  void (*convert_bf16)(const float* x, int n, int n_padded, uint16_t* out);
+  // y = W x + bias with bf16 W and bf16 x, products summed in float.
+  void (*gemm_bf16)(const Bf16View& w, const uint16_t* x, int ldx, int count, float* y, int ldy);
+
+  // out[c] = clamp(nearbyint(x[c] / scale), -127, 127) + 128, padded with 128 (zero) to
+  // n_padded. scale <= 0 means dynamic: max|x| / 127 (1 if max|x| <= 1e-30, where 1/scale
+  // would overflow). Returns the scale.
+  float (*quantize_u8)(const float* x, int n, int n_padded, float scale, uint8_t* out);
+  // y[n][r] = fma(float(sum_c u8[c]*w[r][c] - correction[r]), x_scale[n]*scale[r], bias[r]).
+  // Integer sums are exact, so every ISA must match the reference bit for bit.
+  void (*gemm_int8)(const Int8View& w, const uint8_t* x, int ldx, const float* x_scale, int count, float* y,
+                    int ldy);
+  // acc = 0; for each group g in order: acc = fma(float(isum_g - correction_g), x_scale*scale_g, acc);
+  // y = acc + bias. Bit for bit across ISAs too.
+  void (*gemm_int4)(const Int4View& w, const uint8_t* x, int ldx, const float* x_scale, int count, float* y,
+                    int ldy);
 };
 
 const KernelTable& reference_kernels();

@@ -109,11 +109,214 @@ void gemm_f32_avx512(const PackedView& w, const float* x, int ldx, int count, fl
   for (; n < count; ++n) gemm_rows<1, 4>(w, x + size_t(n) * ldx, ldx, y + size_t(n) * ldy, ldy);
 }
 
+// Integer bit manipulation, so the rounding is exactly the reference's (see convert_bf16_ref).
+void convert_bf16_avx512(const float* x, int n, int n_padded, uint16_t* out) {
+  const __m512i exponent = _mm512_set1_epi32(0x7F800000), sign = _mm512_set1_epi32(int(0x80000000u));
+  for (int c = 0; c < n_padded; c += 16) {
+    const int valid = n - c <= 0 ? 0 : (n - c >= 16 ? 16 : n - c);
+    const __mmask16 m = valid == 16 ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
+    __m512i bits = _mm512_maskz_loadu_epi32(m, x + c);
+    const __mmask16 denormal = _mm512_testn_epi32_mask(bits, exponent);
+    bits = _mm512_mask_and_epi32(bits, denormal, bits, sign);
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    bits = _mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), odd));
+    const __m256i halves = _mm512_cvtepi32_epi16(_mm512_srli_epi32(bits, 16));
+    const int store = n_padded - c >= 16 ? 16 : n_padded - c;
+    _mm256_mask_storeu_epi16(out + c, __mmask16(store == 16 ? 0xFFFF : (1u << store) - 1), halves);
+  }
+}
+
+// vdpbf16ps: each lane adds the products of its row's bf16 pair with the broadcast x pair.
+template <int P>
+void gemm_bf16_tile(const Bf16View& w, int p0, const uint16_t* x, float* y) {
+  __m512 acc[2][P];
+  for (int i = 0; i < P; ++i) {
+    acc[0][i] = _mm512_load_ps(w.bias + (p0 + i) * kPanelRows);
+    acc[1][i] = _mm512_setzero_ps();
+  }
+  const uint16_t* panel[P];
+  for (int i = 0; i < P; ++i) panel[i] = w.data + size_t(p0 + i) * w.pairs * kPanelRows * 2;
+  int q = 0;
+  for (; q + 2 <= w.pairs; q += 2) {
+    int32_t x0, x1;
+    __builtin_memcpy(&x0, x + 2 * q, 4);
+    __builtin_memcpy(&x1, x + 2 * q + 2, 4);
+    const __m512bh b0 = (__m512bh)_mm512_set1_epi32(x0), b1 = (__m512bh)_mm512_set1_epi32(x1);
+    for (int i = 0; i < P; ++i) {
+      acc[0][i] = _mm512_dpbf16_ps(acc[0][i], (__m512bh)_mm512_load_si512(panel[i] + q * 32), b0);
+      acc[1][i] = _mm512_dpbf16_ps(acc[1][i], (__m512bh)_mm512_load_si512(panel[i] + (q + 1) * 32), b1);
+    }
+  }
+  for (; q < w.pairs; ++q) {
+    int32_t x0;
+    __builtin_memcpy(&x0, x + 2 * q, 4);
+    const __m512bh b0 = (__m512bh)_mm512_set1_epi32(x0);
+    for (int i = 0; i < P; ++i) acc[0][i] = _mm512_dpbf16_ps(acc[0][i], (__m512bh)_mm512_load_si512(panel[i] + q * 32), b0);
+  }
+  for (int i = 0; i < P; ++i) {
+    const int row0 = (p0 + i) * kPanelRows;
+    const int valid = w.rows - row0 < kPanelRows ? w.rows - row0 : kPanelRows;
+    _mm512_mask_storeu_ps(y + row0, __mmask16(valid == 16 ? 0xFFFF : (1u << valid) - 1),
+                          _mm512_add_ps(acc[0][i], acc[1][i]));
+  }
+}
+
+void gemm_bf16_avx512(const Bf16View& w, const uint16_t* x, int ldx, int count, float* y, int ldy) {
+  for (int n = 0; n < count; ++n) {
+    int p = 0;
+    for (; p + 4 <= w.panels; p += 4) gemm_bf16_tile<4>(w, p, x + size_t(n) * ldx, y + size_t(n) * ldy);
+    for (; p < w.panels; ++p) gemm_bf16_tile<1>(w, p, x + size_t(n) * ldx, y + size_t(n) * ldy);
+  }
+}
+
+float quantize_u8_avx512(const float* x, int n, int n_padded, float scale, uint8_t* out) {
+  if (!(scale > 0.0f)) {
+    __m512 max = _mm512_setzero_ps();
+    for (int c = 0; c < n; c += 16) {
+      const __mmask16 m = n - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - c)) - 1);
+      max = _mm512_max_ps(max, _mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + c)));
+    }
+    const float m = _mm512_reduce_max_ps(max);
+    scale = m > 1e-30f ? m / 127.0f : 1.0f;
+  }
+  const __m512 inverse = _mm512_set1_ps(1.0f / scale);
+  const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+  const __m512i offset = _mm512_set1_epi32(128);
+  for (int c = 0; c < n_padded; c += 16) {
+    const int valid = n - c <= 0 ? 0 : (n - c >= 16 ? 16 : n - c);
+    const __mmask16 m = valid == 16 ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
+    const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + c), inverse), lo), hi);
+    // MXCSR rounds to nearest even; lanes past n are padding and get the zero code 128.
+    const __m512i q = _mm512_mask_add_epi32(offset, m, _mm512_cvtps_epi32(v), offset);
+    const int store = n_padded - c >= 16 ? 16 : n_padded - c;
+    _mm_mask_storeu_epi8(out + c, __mmask16(store == 16 ? 0xFFFF : (1u << store) - 1), _mm512_cvtepi32_epi8(q));
+  }
+  return scale;
+}
+
+inline __m512 finish_int8(__m512i sum, __m512i correction, float x_scale, const float* scale, const float* bias) {
+  const __m512 s = _mm512_mul_ps(_mm512_set1_ps(x_scale), _mm512_load_ps(scale));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, correction)), s, _mm512_load_ps(bias));
+}
+
+// vpdpbusd: each lane adds 4 u8 x s8 products of its row with the broadcast x quad.
+// With one input, even and odd quads use separate accumulators to hide latency.
+template <int P>
+void gemm_int8_tile(const Int8View& w, int p0, const uint8_t* x, float x_scale, float* y) {
+  __m512i acc[2][P];
+  for (int i = 0; i < P; ++i) acc[0][i] = acc[1][i] = _mm512_setzero_si512();
+  const int8_t* panel[P];
+  for (int i = 0; i < P; ++i) panel[i] = w.data + size_t(p0 + i) * w.quads * 64;
+  int q = 0;
+  for (; q + 2 <= w.quads; q += 2) {
+    int32_t x0, x1;
+    __builtin_memcpy(&x0, x + 4 * q, 4);
+    __builtin_memcpy(&x1, x + 4 * q + 4, 4);
+    const __m512i b0 = _mm512_set1_epi32(x0), b1 = _mm512_set1_epi32(x1);
+    for (int i = 0; i < P; ++i) {
+      acc[0][i] = _mm512_dpbusd_epi32(acc[0][i], b0, _mm512_load_si512(panel[i] + q * 64));
+      acc[1][i] = _mm512_dpbusd_epi32(acc[1][i], b1, _mm512_load_si512(panel[i] + (q + 1) * 64));
+    }
+  }
+  for (; q < w.quads; ++q) {
+    int32_t x0;
+    __builtin_memcpy(&x0, x + 4 * q, 4);
+    const __m512i b0 = _mm512_set1_epi32(x0);
+    for (int i = 0; i < P; ++i) acc[0][i] = _mm512_dpbusd_epi32(acc[0][i], b0, _mm512_load_si512(panel[i] + q * 64));
+  }
+  for (int i = 0; i < P; ++i) {
+    const int row0 = (p0 + i) * kPanelRows;
+    const int valid = w.rows - row0 < kPanelRows ? w.rows - row0 : kPanelRows;
+    const __m512 out = finish_int8(_mm512_add_epi32(acc[0][i], acc[1][i]), _mm512_load_si512(w.correction + row0),
+                                   x_scale, w.scale + row0, w.bias + row0);
+    _mm512_mask_storeu_ps(y + row0, __mmask16(valid == 16 ? 0xFFFF : (1u << valid) - 1), out);
+  }
+}
+
+void gemm_int8_avx512(const Int8View& w, const uint8_t* x, int ldx, const float* x_scale, int count, float* y,
+                      int ldy) {
+  for (int n = 0; n < count; ++n) {
+    int p = 0;
+    for (; p + 4 <= w.panels; p += 4) gemm_int8_tile<4>(w, p, x + size_t(n) * ldx, x_scale[n], y + size_t(n) * ldy);
+    for (; p < w.panels; ++p) gemm_int8_tile<1>(w, p, x + size_t(n) * ldx, x_scale[n], y + size_t(n) * ldy);
+  }
+}
+
+// Nibbles to signed bytes: (v ^ 8) - 8 maps 0..15 to 0..7, -8..-1.
+inline __m512i signed_nibbles(__m512i v) {
+  const __m512i eight = _mm512_set1_epi8(8);
+  return _mm512_sub_epi8(_mm512_xor_si512(v, eight), eight);
+}
+
+template <int P>
+void gemm_int4_tile(const Int4View& w, int p0, const uint8_t* x, float x_scale, float* y) {
+  const int octets_per_group = w.group_size / 8, octets = w.groups * octets_per_group;
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  __m512 acc[P];
+  const uint8_t* panel[P];
+  for (int i = 0; i < P; ++i) {
+    acc[i] = _mm512_setzero_ps();
+    panel[i] = w.data + size_t(p0 + i) * octets * 64;
+  }
+  const __m512 xs = _mm512_set1_ps(x_scale);
+  for (int g = 0; g < w.groups; ++g) {
+    __m512i sum[P];
+    for (int i = 0; i < P; ++i) sum[i] = _mm512_setzero_si512();
+    for (int o = g * octets_per_group; o < (g + 1) * octets_per_group; ++o) {
+      int32_t x0, x1;
+      __builtin_memcpy(&x0, x + 8 * o, 4);
+      __builtin_memcpy(&x1, x + 8 * o + 4, 4);
+      const __m512i b0 = _mm512_set1_epi32(x0), b1 = _mm512_set1_epi32(x1);
+      for (int i = 0; i < P; ++i) {
+        const __m512i packed = _mm512_load_si512(panel[i] + size_t(o) * 64);
+        const __m512i lo = signed_nibbles(_mm512_and_si512(packed, low_nibbles));
+        const __m512i hi = signed_nibbles(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles));
+        sum[i] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(sum[i], b0, lo), b1, hi);
+      }
+    }
+    for (int i = 0; i < P; ++i) {
+      const size_t at = (size_t(p0 + i) * w.groups + g) * kPanelRows;
+      const __m512 s = _mm512_mul_ps(xs, _mm512_load_ps(w.scale + at));
+      const __m512i corrected = _mm512_sub_epi32(sum[i], _mm512_load_si512(w.correction + at));
+      acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(corrected), s, acc[i]);
+    }
+  }
+  for (int i = 0; i < P; ++i) {
+    const int row0 = (p0 + i) * kPanelRows;
+    const int valid = w.rows - row0 < kPanelRows ? w.rows - row0 : kPanelRows;
+    _mm512_mask_storeu_ps(y + row0, __mmask16(valid == 16 ? 0xFFFF : (1u << valid) - 1),
+                          _mm512_add_ps(acc[i], _mm512_load_ps(w.bias + row0)));
+  }
+}
+
+void gemm_int4_avx512(const Int4View& w, const uint8_t* x, int ldx, const float* x_scale, int count, float* y,
+                      int ldy) {
+  for (int n = 0; n < count; ++n) {
+    int p = 0;
+    for (; p + 4 <= w.panels; p += 4) gemm_int4_tile<4>(w, p, x + size_t(n) * ldx, x_scale[n], y + size_t(n) * ldy);
+    for (; p < w.panels; ++p) gemm_int4_tile<1>(w, p, x + size_t(n) * ldx, x_scale[n], y + size_t(n) * ldy);
+  }
+}
+
 }  // namespace
 
+// Kernels needing VNNI or BF16 come from the AVX2 table on AVX-512 CPUs that lack them.
 const KernelTable* avx512_kernels() {
-  static const KernelTable table{"avx512", gemm_f32_avx512, gated_activation_avx512};
-  return cpu_features().avx512_core ? &table : nullptr;
+  static const KernelTable* table = [] () -> const KernelTable* {
+    const CpuFeatures& f = cpu_features();
+    if (!f.avx512_core) return nullptr;
+    const KernelTable* avx2 = avx2_kernels();
+    static const KernelTable t{"avx512",
+                               gemm_f32_avx512,
+                               gated_activation_avx512,
+                               convert_bf16_avx512,
+                               f.avx512_bf16 ? gemm_bf16_avx512 : avx2->gemm_bf16,
+                               quantize_u8_avx512,
+                               f.avx512_vnni ? gemm_int8_avx512 : avx2->gemm_int8,
+                               f.avx512_vnni ? gemm_int4_avx512 : avx2->gemm_int4};
+    return &t;
+  }();
+  return table;
 }
 
 }  // namespace fastwave::kernels

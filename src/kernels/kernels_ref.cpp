@@ -1,5 +1,7 @@
 // The reference kernels: the specification every optimized kernel is tested against.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "kernels/kernels.h"
 
@@ -23,10 +25,99 @@ void gated_activation_ref(const float* pre, int channels, float* z) {
   }
 }
 
+float bf16_to_float(uint16_t b) {
+  const uint32_t bits = uint32_t(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// Round to nearest even; denormal inputs become signed zero, as VCVTNEPS2BF16 does.
+void convert_bf16_ref(const float* x, int n, int n_padded, uint16_t* out) {
+  for (int c = 0; c < n_padded; ++c) {
+    uint32_t bits = 0;
+    if (c < n) std::memcpy(&bits, &x[c], 4);
+    if ((bits & 0x7F800000u) == 0) bits &= 0x80000000u;
+    bits += 0x7FFFu + ((bits >> 16) & 1u);
+    out[c] = static_cast<uint16_t>(bits >> 16);
+  }
+}
+
+void gemm_bf16_ref(const Bf16View& w, const uint16_t* x, int ldx, int count, float* y, int ldy) {
+  for (int n = 0; n < count; ++n) {
+    for (int r = 0; r < w.rows; ++r) {
+      const uint16_t* rows = w.data + size_t(r / kPanelRows) * w.pairs * kPanelRows * 2 + (r % kPanelRows) * 2;
+      double sum = 0;
+      for (int c = 0; c < w.cols; ++c) {
+        const uint16_t weight = rows[size_t(c / 2) * kPanelRows * 2 + c % 2];
+        sum += double(bf16_to_float(weight)) * bf16_to_float(x[size_t(n) * ldx + c]);
+      }
+      y[size_t(n) * ldy + r] = static_cast<float>(sum + w.bias[r]);
+    }
+  }
+}
+
+float quantize_u8_ref(const float* x, int n, int n_padded, float scale, uint8_t* out) {
+  if (!(scale > 0.0f)) {
+    float max = 0.0f;
+    for (int c = 0; c < n; ++c) max = std::fmax(max, std::fabs(x[c]));
+    scale = max > 1e-30f ? max / 127.0f : 1.0f;
+  }
+  const float inverse = 1.0f / scale;
+  for (int c = 0; c < n; ++c) {
+    const float v = std::nearbyint(std::fmin(std::fmax(x[c] * inverse, -127.0f), 127.0f));
+    out[c] = static_cast<uint8_t>(static_cast<int>(v) + 128);
+  }
+  for (int c = n; c < n_padded; ++c) out[c] = 128;
+  return scale;
+}
+
+int int8_weight(const Int8View& w, int r, int c) {
+  return w.data[((size_t(r / kPanelRows) * w.quads + c / 4) * kPanelRows + r % kPanelRows) * 4 + c % 4];
+}
+
+void gemm_int8_ref(const Int8View& w, const uint8_t* x, int ldx, const float* x_scale, int count, float* y,
+                   int ldy) {
+  for (int n = 0; n < count; ++n) {
+    for (int r = 0; r < w.rows; ++r) {
+      int32_t sum = 0;
+      for (int c = 0; c < w.cols; ++c) sum += int32_t(x[size_t(n) * ldx + c]) * int8_weight(w, r, c);
+      y[size_t(n) * ldy + r] = std::fma(float(sum - w.correction[r]), x_scale[n] * w.scale[r], w.bias[r]);
+    }
+  }
+}
+
+int int4_weight(const Int4View& w, int r, int c) {
+  const int octets = w.groups * w.group_size / 8;
+  const uint8_t byte = w.data[((size_t(r / kPanelRows) * octets + c / 8) * kPanelRows + r % kPanelRows) * 4 + c % 4];
+  const int nibble = (c % 8) < 4 ? byte & 0xF : byte >> 4;
+  return (nibble ^ 8) - 8;
+}
+
+void gemm_int4_ref(const Int4View& w, const uint8_t* x, int ldx, const float* x_scale, int count, float* y,
+                   int ldy) {
+  for (int n = 0; n < count; ++n) {
+    for (int r = 0; r < w.rows; ++r) {
+      const size_t params = size_t(r / kPanelRows) * w.groups * kPanelRows + r % kPanelRows;
+      float acc = 0.0f;
+      for (int g = 0; g < w.groups; ++g) {
+        int32_t sum = 0;
+        for (int c = g * w.group_size; c < std::min(w.cols, (g + 1) * w.group_size); ++c) {
+          sum += int32_t(x[size_t(n) * ldx + c]) * int4_weight(w, r, c);
+        }
+        const size_t at = params + size_t(g) * kPanelRows;
+        acc = std::fma(float(sum - w.correction[at]), x_scale[n] * w.scale[at], acc);
+      }
+      y[size_t(n) * ldy + r] = acc + w.bias[r];
+    }
+  }
+}
+
 }  // namespace
 
 const KernelTable& reference_kernels() {
-  static const KernelTable table{"ref", gemm_f32_ref, gated_activation_ref};
+  static const KernelTable table{"ref",          gemm_f32_ref,  gated_activation_ref, convert_bf16_ref,
+                                 gemm_bf16_ref,  quantize_u8_ref, gemm_int8_ref,      gemm_int4_ref};
   return table;
 }
 

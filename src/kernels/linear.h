@@ -1,0 +1,64 @@
+// A weight matrix with its bias in any of fastwave's formats, packed for its kernels:
+// "y = W x + b" whatever the format, so the engine never branches on it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "kernels/kernels.h"
+
+namespace fastwave::kernels {
+
+enum class WeightFormat { kF32, kBf16, kInt8, kInt4 };
+
+class Linear {
+ public:
+  Linear() = default;
+  // All weights are row-major [rows][cols]; `bias` may be empty (zeros).
+  static Linear f32(int rows, int cols, std::span<const float> w, std::span<const float> bias);
+  static Linear bf16(int rows, int cols, std::span<const uint16_t> w, std::span<const float> bias);
+  // int8 values in [-127, 127] with one scale per row. input_scale > 0 fixes the activation
+  // scale (static quantization); 0 computes it from each input vector (dynamic).
+  static Linear int8(int rows, int cols, std::span<const int8_t> w, std::span<const float> row_scale,
+                     std::span<const float> bias, float input_scale);
+  // int4 values in [-8, 7], one per int8, with scales [rows][ceil(cols/group_size)];
+  // group_size is a multiple of 8.
+  static Linear int4(int rows, int cols, int group_size, std::span<const int8_t> w,
+                     std::span<const float> group_scale, std::span<const float> bias, float input_scale);
+
+  // y[n*ldy + r] = (W x_n)[r] + bias[r] for n < count. Safe to call from several threads:
+  // the converted activations live in per-thread scratch.
+  void apply(const float* x, int ldx, int count, float* y, int ldy, const KernelTable& k) const;
+
+  WeightFormat format() const { return format_; }
+  int rows() const { return rows_; }
+  int cols() const { return cols_; }
+  float input_scale() const { return input_scale_; }
+  // Bytes of weights and their scales as the kernels read them (not the padding).
+  size_t weight_bytes() const { return weight_bytes_; }
+
+  PackedView f32_view() const;
+  Bf16View bf16_view() const;
+  Int8View int8_view() const;
+  Int4View int4_view() const;
+  // Activation buffer width the quantized kernels read (cols padded).
+  int padded_cols() const;
+
+ private:
+  struct Free {
+    void operator()(void* p) const;
+  };
+  using Buffer = std::unique_ptr<uint8_t[], Free>;
+  static Buffer allocate(size_t bytes);
+  int panels() const { return (rows_ + kPanelRows - 1) / kPanelRows; }
+
+  WeightFormat format_ = WeightFormat::kF32;
+  int rows_ = 0, cols_ = 0, group_size_ = 0, groups_ = 0;
+  float input_scale_ = 0;
+  size_t weight_bytes_ = 0;
+  PackedMatrix f32_;
+  Buffer data_, bias_, scale_, correction_;
+};
+
+}  // namespace fastwave::kernels
