@@ -27,4 +27,29 @@ EvalResult evaluate(const Model& model, std::span<const int> ids,
 // NLL in bits of each row's target, from logits laid out as above.
 double nll_bits(std::span<const float> logits, std::span<const int> ids, int classes);
 
+// How far a model (a quantized one, say) is from a reference on the same audio: the
+// quantities llama.cpp reports for its quantization types.
+struct Fidelity {
+  int64_t positions = 0;
+  double reference_nll_bits = 0;  // per sample
+  double nll_bits = 0;
+  double kl_mean = 0;             // KL(reference || model), nats per sample
+  double kl_p50 = 0, kl_p90 = 0, kl_p99 = 0, kl_max = 0;
+  double top1_agreement = 0;      // share of positions where both rank the same class first
+  double nll_change() const { return reference_nll_bits > 0 ? nll_bits / reference_nll_bits - 1 : 0; }
+};
+
+// Adds files one at a time; result() summarises everything added.
+class FidelityAccumulator {
+ public:
+  void add(std::span<const float> reference_logits, std::span<const float> logits, std::span<const int> ids,
+           int classes);
+  Fidelity result() const;
+
+ private:
+  std::vector<double> kl_;
+  double reference_nll_ = 0, nll_ = 0;
+  int64_t agree_ = 0;
+};
+
 }  // namespace fastwave

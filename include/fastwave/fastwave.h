@@ -7,3 +7,4 @@
 #include "fastwave/evaluate.h"
 #include "fastwave/generator.h"
 #include "fastwave/model.h"
+#include "fastwave/quantize.h"

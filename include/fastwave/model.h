@@ -29,18 +29,44 @@ struct Tensor {
   std::span<float> f32();
 };
 
-// Name and shape of one tensor the config requires, in file order.
+// How one weight tensor is stored (docs/model-format.md, "Quantized tensors").
+enum class Scheme {
+  kF32,
+  kBf16,         // bfloat16 weights
+  kInt8Dynamic,  // int8 weights, one scale per output channel; activations quantized per step
+  kInt8Static,   // int8 weights; activation scale fixed by calibration (`.input_scale`)
+  kInt4,         // 4-bit weights, two per byte, one scale per output channel and group
+};
+const char* scheme_name(Scheme scheme);  // "f32", "bf16", "int8-dynamic", "int8-static", "int4"
+// Throws fastwave::Error listing the valid names.
+Scheme parse_scheme(const std::string& name);
+
+struct TensorScheme {
+  Scheme scheme = Scheme::kF32;
+  int group_size = 0;  // int4 only
+  bool operator==(const TensorScheme&) const = default;
+};
+// Keyed by weight tensor name; tensors not listed are F32.
+using SchemeMap = std::map<std::string, TensorScheme>;
+
+// The weight tensors a scheme may apply to: filter, gate, residual and skip conv weights
+// of every layer, and the two end convs.
+std::vector<std::string> quantizable_tensors(const ModelConfig& config);
+
+// Name, dtype and shape of one tensor the config (and schemes) require, in file order.
 struct TensorSpec {
   std::string name;
   std::vector<int64_t> shape;
+  DType dtype = DType::F32;
 };
-std::vector<TensorSpec> expected_tensors(const ModelConfig& config);
+std::vector<TensorSpec> expected_tensors(const ModelConfig& config, const SchemeMap& schemes = {});
 
 class Model {
  public:
   Model() = default;
-  // Checks that `tensors` are exactly the ones `config` requires, with finite values.
-  Model(ModelConfig config, std::map<std::string, Tensor> tensors);
+  // Checks that `tensors` are exactly the ones `config` and `schemes` require, with finite
+  // values and integer codes in range.
+  Model(ModelConfig config, std::map<std::string, Tensor> tensors, SchemeMap schemes = {});
 
   // Reads and validates a model file; throws fastwave::Error naming the first problem.
   static Model load(const std::string& path);
@@ -53,11 +79,16 @@ class Model {
   const std::map<std::string, Tensor>& tensors() const { return tensors_; }
   const Tensor& tensor(const std::string& name) const;
   std::span<const float> weights(const std::string& name) const { return tensor(name).f32(); }
+  // Parameters of the network (a quantized weight counts as many as its float original).
   int64_t parameter_count() const;
+  const SchemeMap& schemes() const { return schemes_; }
+  TensorScheme scheme_of(const std::string& name) const;
+  bool is_quantized() const { return !schemes_.empty(); }
 
  private:
   ModelConfig config_;
   std::map<std::string, Tensor> tensors_;
+  SchemeMap schemes_;
 };
 
 }  // namespace fastwave

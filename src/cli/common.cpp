@@ -1,5 +1,6 @@
 #include "cli/common.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -31,6 +32,21 @@ Conditioning load_conditioning(const ModelConfig& config, int speaker, const std
   }
   conditioning.check(config);
   return conditioning;
+}
+
+std::vector<std::string> audio_files(const std::string& file_or_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(file_or_dir, ec)) throw Error("'" + file_or_dir + "' does not exist");
+  if (!fs::is_directory(file_or_dir, ec)) return {file_or_dir};
+  std::vector<std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(file_or_dir, ec)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".wav") files.push_back(entry.path().string());
+  }
+  if (ec) throw Error("cannot list '" + file_or_dir + "': " + ec.message());
+  if (files.empty()) throw Error("no .wav files in '" + file_or_dir + "'");
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 std::string format_bytes(double bytes) {

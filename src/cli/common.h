@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "fastwave/fastwave.h"
 
@@ -12,6 +13,9 @@ std::string resolve_model_path(const std::string& flag);
 
 // Conditioning from --speaker and --local-features (a [frames, channels] .npy).
 Conditioning load_conditioning(const ModelConfig& config, int speaker, const std::string& local_features);
+
+// A WAV file, or every .wav below a directory (sorted); throws if there are none.
+std::vector<std::string> audio_files(const std::string& file_or_dir);
 
 // Human-readable byte count: "2.63 MB".
 std::string format_bytes(double bytes);

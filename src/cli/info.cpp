@@ -1,5 +1,6 @@
 // fastwave info MODEL: what a model file holds.
 #include <cstdio>
+#include <filesystem>
 #include <map>
 
 #include "cli/commands.h"
@@ -31,14 +32,27 @@ void add_info_command(CLI::App& app) {
     if (c.has_global()) std::printf("speakers         %d (embedding %d)\n", c.speakers, c.global_channels);
     if (c.has_local()) std::printf("local features   %d channels, one frame per %d samples\n", c.local_channels, c.local_hop);
     std::printf("parameters       %lld\n", static_cast<long long>(model.parameter_count()));
-    std::map<std::string, std::pair<int64_t, int64_t>> per_dtype;  // tensors, bytes
+    std::printf("file size        %s\n", format_bytes(double(std::filesystem::file_size(file))).c_str());
+    // Bytes per stored dtype, and per scheme (a weight's scales count with it).
+    std::map<std::string, std::pair<int64_t, int64_t>> per_dtype, per_scheme;  // tensors, bytes
     for (const auto& [name, t] : model.tensors()) {
-      auto& entry = per_dtype[dtype_name(t.dtype)];
-      entry.first += 1;
-      entry.second += static_cast<int64_t>(t.bytes.size());
+      auto& d = per_dtype[dtype_name(t.dtype)];
+      d.first += 1;
+      d.second += static_cast<int64_t>(t.bytes.size());
+      std::string base = name;
+      for (const std::string suffix : {".scale", ".input_scale"}) {
+        if (base.ends_with(suffix)) base.resize(base.size() - suffix.size());
+      }
+      auto& s = per_scheme[scheme_name(model.scheme_of(base).scheme)];
+      s.first += base == name;
+      s.second += static_cast<int64_t>(t.bytes.size());
     }
     for (const auto& [dtype, entry] : per_dtype) {
-      std::printf("%-16s %lld tensors, %s\n", dtype.c_str(), static_cast<long long>(entry.first),
+      std::printf("dtype %-10s %lld tensors, %s\n", dtype.c_str(), static_cast<long long>(entry.first),
+                  format_bytes(double(entry.second)).c_str());
+    }
+    for (const auto& [scheme, entry] : per_scheme) {
+      std::printf("scheme %-9s %lld tensors, %s\n", scheme.c_str(), static_cast<long long>(entry.first),
                   format_bytes(double(entry.second)).c_str());
     }
   });

@@ -22,10 +22,10 @@ class FastGenerator final : public Generator {
       rings_.emplace_back(size_t((c.kernel_size - 1) * layer.dilation + 1) * res);
     }
     x_.resize(res);
-    residual_out_.resize(res);
+    residual_skip_.resize(res + c.skip_channels);
+    z_.resize(dil);
     columns_.resize(size_t(c.kernel_size) * res);
     pre_.resize(model_.pre_width());
-    z_all_.resize(size_t(c.num_layers()) * dil);
     skip_.resize(c.skip_channels);
     hidden_.resize(c.end_channels);
     logits_.resize(c.classes);
@@ -62,24 +62,24 @@ class FastGenerator final : public Generator {
         const float* x = &ring[slot * res];
         for (int ch = 0; ch < res; ++ch) columns_[size_t(ch) * k + j] = x[ch];
       }
-      kernels_.gemm_f32(layer.filter_gate.view(), columns_.data(), k * res, 1, pre_.data(), pre_width);
+      layer.filter_gate.apply(columns_.data(), k * res, 1, pre_.data(), pre_width, kernels_);
       if (terms_.active()) {
         const float* term = &cond_[size_t(n) * pre_width];
         for (int i = 0; i < pre_width; ++i) pre_[i] += term[i];
       }
-      float* z = &z_all_[size_t(n) * dil];
-      kernels_.gated_activation(pre_.data(), dil, z);
-      if (n + 1 < layers) {  // the last layer's residual output feeds nothing
-        kernels_.gemm_f32(layer.residual.view(), z, dil, 1, residual_out_.data(), res);
-        for (int i = 0; i < res; ++i) x_[i] += residual_out_[i];
+      kernels_.gated_activation(pre_.data(), dil, z_.data());
+      layer.residual_skip.apply(z_.data(), dil, 1, residual_skip_.data(), res + c.skip_channels, kernels_);
+      if (n + 1 < layers) {  // the last layer has no residual rows
+        for (int i = 0; i < res; ++i) x_[i] += residual_skip_[i];
       }
+      const float* part = &residual_skip_[layer.skip_offset];
+      for (int i = 0; i < c.skip_channels; ++i) skip_[i] = n == 0 ? part[i] : skip_[i] + part[i];
     }
 
-    kernels_.gemm_f32(model_.skip_all.view(), z_all_.data(), layers * dil, 1, skip_.data(), c.skip_channels);
     for (float& v : skip_) v = std::max(v, 0.0f);
-    kernels_.gemm_f32(model_.end1.view(), skip_.data(), c.skip_channels, 1, hidden_.data(), c.end_channels);
+    model_.end1.apply(skip_.data(), c.skip_channels, 1, hidden_.data(), c.end_channels, kernels_);
     for (float& v : hidden_) v = std::max(v, 0.0f);
-    kernels_.gemm_f32(model_.end2.view(), hidden_.data(), c.end_channels, 1, logits_.data(), c.classes);
+    model_.end2.apply(hidden_.data(), c.end_channels, 1, logits_.data(), c.classes, kernels_);
     ++position_;
     return logits_;
   }
@@ -92,7 +92,7 @@ class FastGenerator final : public Generator {
   const kernels::KernelTable& kernels_;
   ConditioningTerms terms_;
   std::vector<std::vector<float>> rings_;
-  std::vector<float> x_, residual_out_, columns_, pre_, z_all_, skip_, hidden_, logits_, cond_;
+  std::vector<float> x_, residual_skip_, z_, columns_, pre_, skip_, hidden_, logits_, cond_;
   int64_t position_ = 0;
   int64_t cond_frame_ = -1;
 };

@@ -1,12 +1,14 @@
 #include "engine/packed_model.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "fastwave/error.h"
 
 namespace fastwave {
 namespace {
 
+using kernels::Linear;
 using kernels::PackedMatrix;
 
 std::span<const float> optional_bias(const Model& model, const std::string& name) {
@@ -27,6 +29,71 @@ PackedMatrix stack_projections(const Model& model, const std::string& filter, co
   return PackedMatrix(c.num_layers() * 2 * c.dilation_channels, in, rows, {});
 }
 
+template <typename T>
+void append_bytes(std::vector<T>& out, const Tensor& t) {
+  const size_t n = t.bytes.size() / sizeof(T);
+  const size_t at = out.size();
+  out.resize(at + n);
+  std::memcpy(out.data() + at, t.bytes.data(), t.bytes.size());
+}
+
+// One Linear from the rows of `names` stacked in order; they share a scheme (the model
+// checked that). `cols` is the length of one row.
+Linear stacked_linear(const Model& model, const std::vector<std::string>& names, int cols,
+                      std::span<const float> bias) {
+  const TensorScheme scheme = model.scheme_of(names.front());
+  int rows = 0;
+  for (const auto& name : names) rows += static_cast<int>(model.tensor(name).shape[0]);
+  switch (scheme.scheme) {
+    case Scheme::kF32: {
+      std::vector<float> w;
+      for (const auto& name : names) append_bytes(w, model.tensor(name));
+      return Linear::f32(rows, cols, w, bias);
+    }
+    case Scheme::kBf16: {
+      std::vector<uint16_t> w;
+      for (const auto& name : names) append_bytes(w, model.tensor(name));
+      return Linear::bf16(rows, cols, w, bias);
+    }
+    case Scheme::kInt8Dynamic:
+    case Scheme::kInt8Static: {
+      std::vector<int8_t> w;
+      std::vector<float> scale;
+      for (const auto& name : names) {
+        append_bytes(w, model.tensor(name));
+        append_bytes(scale, model.tensor(name + ".scale"));
+      }
+      const float input_scale =
+          scheme.scheme == Scheme::kInt8Static ? model.weights(names.front() + ".input_scale")[0] : 0.0f;
+      return Linear::int8(rows, cols, w, scale, bias, input_scale);
+    }
+    case Scheme::kInt4: {
+      std::vector<int8_t> w;
+      std::vector<float> scale;
+      for (const auto& name : names) {
+        const Tensor& packed = model.tensor(name);  // [rows, ceil(cols/2)] nibbles, low first
+        const size_t row_bytes = size_t(packed.shape[1]);
+        for (int64_t r = 0; r < packed.shape[0]; ++r) {
+          for (int c = 0; c < cols; ++c) {
+            const uint8_t byte = packed.bytes[size_t(r) * row_bytes + c / 2];
+            const int nibble = c % 2 == 0 ? byte & 0xF : byte >> 4;
+            w.push_back(static_cast<int8_t>((nibble ^ 8) - 8));
+          }
+        }
+        append_bytes(scale, model.tensor(name + ".scale"));
+      }
+      return Linear::int4(rows, cols, scheme.group_size, w, scale, bias, 0.0f);
+    }
+  }
+  throw Error("unknown scheme");
+}
+
+std::vector<float> concat(std::span<const float> a, std::span<const float> b) {
+  std::vector<float> out(a.begin(), a.end());
+  out.insert(out.end(), b.begin(), b.end());
+  return out;
+}
+
 }  // namespace
 
 PackedModel::PackedModel(const Model& model) : config(model.config()) {
@@ -42,38 +109,30 @@ PackedModel::PackedModel(const Model& model) : config(model.config()) {
     }
   }
 
-  std::vector<float> skip_rows(size_t(c.skip_channels) * c.num_layers() * dil);
-  std::vector<float> skip_bias(c.skip_channels, 0.0f);
   for (int n = 0; n < c.num_layers(); ++n) {
     const std::string i = "." + std::to_string(n) + ".";
+    const bool last = n + 1 == c.num_layers();
     PackedLayer layer;
     layer.dilation = c.dilation(n);
-    // The rows of [dil, res, k] conv weights are already in im2col column order.
-    std::vector<float> fg, fg_bias;
-    for (const std::string name : {"filter_convs", "gate_convs"}) {
-      const auto w = model.weights(name + i + "weight");
-      fg.insert(fg.end(), w.begin(), w.end());
-      const auto b = optional_bias(model, name + i + "bias");
-      fg_bias.insert(fg_bias.end(), b.begin(), b.end());
+    // Conv weight rows are already in im2col column order, so stacking rows is all it takes.
+    layer.filter_gate = stacked_linear(model, {"filter_convs" + i + "weight", "gate_convs" + i + "weight"}, res * k,
+                                       c.bias ? concat(model.weights("filter_convs" + i + "bias"),
+                                                       model.weights("gate_convs" + i + "bias"))
+                                              : std::vector<float>{});
+    std::vector<std::string> names{"residual_convs" + i + "weight", "skip_convs" + i + "weight"};
+    std::vector<float> bias = c.bias ? concat(model.weights("residual_convs" + i + "bias"),
+                                              model.weights("skip_convs" + i + "bias"))
+                                     : std::vector<float>{};
+    if (last) {
+      names.erase(names.begin());
+      if (!bias.empty()) bias.erase(bias.begin(), bias.begin() + res);
     }
-    layer.filter_gate = PackedMatrix(2 * dil, k * res, fg, fg_bias);
-    layer.residual = PackedMatrix(res, dil, model.weights("residual_convs" + i + "weight"),
-                                  optional_bias(model, "residual_convs" + i + "bias"));
-    const auto skip = model.weights("skip_convs" + i + "weight");  // [skip, dil, 1]
-    for (int s = 0; s < c.skip_channels; ++s) {
-      for (int d = 0; d < dil; ++d) {
-        skip_rows[size_t(s) * c.num_layers() * dil + size_t(n) * dil + d] = skip[size_t(s) * dil + d];
-      }
-    }
-    const auto sb = optional_bias(model, "skip_convs" + i + "bias");
-    for (size_t s = 0; s < sb.size(); ++s) skip_bias[s] += sb[s];
+    layer.residual_skip = stacked_linear(model, names, dil, bias);
+    layer.skip_offset = last ? 0 : res;
     layers.push_back(std::move(layer));
   }
-  skip_all = PackedMatrix(c.skip_channels, c.num_layers() * dil, skip_rows, skip_bias);
-  end1 = PackedMatrix(c.end_channels, c.skip_channels, model.weights("end_conv_1.weight"),
-                      model.weights("end_conv_1.bias"));
-  end2 = PackedMatrix(c.classes, c.end_channels, model.weights("end_conv_2.weight"),
-                      model.weights("end_conv_2.bias"));
+  end1 = stacked_linear(model, {"end_conv_1.weight"}, c.skip_channels, model.weights("end_conv_1.bias"));
+  end2 = stacked_linear(model, {"end_conv_2.weight"}, c.end_channels, model.weights("end_conv_2.bias"));
   if (c.has_global()) {
     const auto e = model.weights("global_embedding.weight");
     global_embedding.assign(e.begin(), e.end());
@@ -85,9 +144,8 @@ PackedModel::PackedModel(const Model& model) : config(model.config()) {
 }
 
 size_t PackedModel::weight_bytes() const {
-  size_t bytes = embedding.size() * sizeof(float) + skip_all.weight_bytes() + end1.weight_bytes() +
-                 end2.weight_bytes();
-  for (const auto& l : layers) bytes += l.filter_gate.weight_bytes() + l.residual.weight_bytes();
+  size_t bytes = end1.weight_bytes() + end2.weight_bytes();
+  for (const auto& l : layers) bytes += l.filter_gate.weight_bytes() + l.residual_skip.weight_bytes();
   return bytes;
 }
 

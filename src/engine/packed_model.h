@@ -1,13 +1,13 @@
-// A Model rearranged for computation: filter and gate convs fused into one matrix per
-// layer with taps side by side, all skip convs fused into one matrix over the
-// concatenated gated activations, conditioning projections stacked across layers.
+// A Model rearranged for computation: per layer, filter and gate convs fused into one
+// matrix and residual and skip convs fused into another, each in its own weight format;
+// conditioning projections stacked across layers.
 #pragma once
 
 #include <memory>
 #include <vector>
 
 #include "fastwave/generator.h"
-#include "kernels/kernels.h"
+#include "kernels/linear.h"
 
 namespace fastwave {
 
@@ -16,8 +16,11 @@ struct PackedLayer {
   // [2*dilation_channels, residual_channels*kernel_size]: column c*kernel_size + j is
   // channel c at tap j (tap k-1 is the current sample), the order of a Conv1d weight row;
   // rows are filter outputs then gate outputs.
-  kernels::PackedMatrix filter_gate;
-  kernels::PackedMatrix residual;  // [residual, dilation]
+  kernels::Linear filter_gate;
+  // [residual + skip, dilation]: the residual conv's rows, then the skip conv's. The last
+  // layer's residual output feeds nothing, so there it holds only the skip rows.
+  kernels::Linear residual_skip;
+  int skip_offset = 0;  // first skip row in residual_skip's output
 };
 
 struct PackedModel {
@@ -26,15 +29,13 @@ struct PackedModel {
   ModelConfig config;
   std::vector<float> embedding;  // [classes][residual]: start conv columns plus bias
   std::vector<PackedLayer> layers;
-  // skip = sum over layers of skip_convs.N @ z_N = skip_all @ [z_0; z_1; ...]: one GEMV
-  // at the end instead of a read-modify-write of the skip sum in every layer.
-  kernels::PackedMatrix skip_all;  // [skip, layers*dilation], biases summed
-  kernels::PackedMatrix end1, end2;
+  kernels::Linear end1, end2;
   std::vector<float> global_embedding;  // [speakers][global_channels]
   kernels::PackedMatrix global_proj;    // [layers*2*dilation, global_channels]
   kernels::PackedMatrix local_proj;     // [layers*2*dilation, local_channels]
 
   int pre_width() const { return 2 * config.dilation_channels; }
+  // Bytes of weights (and scales) the layer and end matrices stream per sample.
   size_t weight_bytes() const;
 };
 

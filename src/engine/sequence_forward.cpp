@@ -15,15 +15,16 @@ void SequenceForward::run(std::span<const int> ids, int64_t begin, int64_t end, 
   const int layers = c.num_layers(), pre_width = model_.pre_width();
   const int64_t start = std::max<int64_t>(0, begin - c.receptive_field() + 1);
   const int64_t window = end - start, outputs = end - begin;
+  const int rs_width = res + c.skip_channels;
   auto ensure = [](std::vector<float>& v, int64_t n) { if (int64_t(v.size()) < n) v.resize(n); };
   ensure(x_, window * res);
   ensure(columns_, window * k * res);
   ensure(pre_, window * pre_width);
   ensure(z_, window * dil);
-  ensure(residual_out_, window * res);
-  ensure(z_all_, outputs * layers * dil);
+  ensure(residual_skip_, window * rs_width);
   ensure(skip_, outputs * c.skip_channels);
   ensure(hidden_, outputs * c.end_channels);
+  std::fill(skip_.begin(), skip_.begin() + outputs * c.skip_channels, 0.0f);
 
   for (int64_t t = 0; t < window; ++t) {
     std::memcpy(&x_[t * res], &model_.embedding[size_t(ids[start + t]) * res], res * sizeof(float));
@@ -49,7 +50,8 @@ void SequenceForward::run(std::span<const int> ids, int64_t begin, int64_t end, 
         for (int c = 0; c < res; ++c) row[c * k + j] = x ? x[c] : 0.0f;
       }
     }
-    kernels_.gemm_f32(layer.filter_gate.view(), columns_.data(), k * res, int(window), pre_.data(), pre_width);
+    if (observer_) observer_(2 * n, columns_.data(), window, k * res);
+    layer.filter_gate.apply(columns_.data(), k * res, int(window), pre_.data(), pre_width, kernels_);
     if (conditioning_.active()) {
       for (int64_t t = 0; t < window; ++t) {
         const float* term = &cond_[(conditioning_.frame_of(start + t) - first_frame) * conditioning_.width() +
@@ -61,20 +63,27 @@ void SequenceForward::run(std::span<const int> ids, int64_t begin, int64_t end, 
     for (int64_t t = 0; t < window; ++t) {
       kernels_.gated_activation(&pre_[t * pre_width], dil, &z_[t * dil]);
     }
-    for (int64_t t = begin - start; t < window; ++t) {
-      std::memcpy(&z_all_[((t - (begin - start)) * layers + n) * dil], &z_[t * dil], dil * sizeof(float));
-    }
+    if (observer_) observer_(2 * n + 1, z_.data(), window, dil);
+    layer.residual_skip.apply(z_.data(), dil, int(window), residual_skip_.data(), rs_width, kernels_);
     if (n + 1 < layers) {
-      kernels_.gemm_f32(layer.residual.view(), z_.data(), dil, int(window), residual_out_.data(), res);
-      for (int64_t i = 0; i < window * res; ++i) x_[i] += residual_out_[i];
+      for (int64_t t = 0; t < window; ++t) {
+        for (int i = 0; i < res; ++i) x_[t * res + i] += residual_skip_[t * rs_width + i];
+      }
+    }
+    // Only the output positions need the skip sum.
+    for (int64_t t = begin - start; t < window; ++t) {
+      const float* part = &residual_skip_[t * rs_width + layer.skip_offset];
+      float* skip = &skip_[(t - (begin - start)) * c.skip_channels];
+      for (int i = 0; i < c.skip_channels; ++i) skip[i] += part[i];
     }
   }
 
-  kernels_.gemm_f32(model_.skip_all.view(), z_all_.data(), layers * dil, int(outputs), skip_.data(), c.skip_channels);
   for (int64_t i = 0; i < outputs * c.skip_channels; ++i) skip_[i] = std::max(skip_[i], 0.0f);
-  kernels_.gemm_f32(model_.end1.view(), skip_.data(), c.skip_channels, int(outputs), hidden_.data(), c.end_channels);
+  if (observer_) observer_(2 * layers, skip_.data(), outputs, c.skip_channels);
+  model_.end1.apply(skip_.data(), c.skip_channels, int(outputs), hidden_.data(), c.end_channels, kernels_);
   for (int64_t i = 0; i < outputs * c.end_channels; ++i) hidden_[i] = std::max(hidden_[i], 0.0f);
-  kernels_.gemm_f32(model_.end2.view(), hidden_.data(), c.end_channels, int(outputs), logits, c.classes);
+  if (observer_) observer_(2 * layers + 1, hidden_.data(), outputs, c.end_channels);
+  model_.end2.apply(hidden_.data(), c.end_channels, int(outputs), logits, c.classes, kernels_);
 }
 
 }  // namespace fastwave

@@ -2,6 +2,7 @@
 // Serves teacher-forced evaluation and naive generation.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -18,14 +19,19 @@ class SequenceForward {
   // Computes from max(0, begin - receptive_field + 1): every position that can matter.
   void run(std::span<const int> ids, int64_t begin, int64_t end, float* logits);
 
+  // Sees the input of every matrix product before it runs (for calibration): point 2n is
+  // layer n's filter/gate input, 2n+1 its residual/skip input, 2L and 2L+1 the end convs'.
+  using Observer = std::function<void(int point, const float* x, int64_t rows, int width)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+
  private:
   const PackedModel& model_;
   const ConditioningTerms& conditioning_;
   const kernels::KernelTable& kernels_;
   // Scratch, reused across calls: residual stream, im2col, pre-activations, gate output,
-  // residual conv output, all gate outputs of the output positions, skip, end hidden,
-  // conditioning rows.
-  std::vector<float> x_, columns_, pre_, z_, residual_out_, z_all_, skip_, hidden_, cond_;
+  // residual+skip conv output, skip sum of the output positions, end hidden, conditioning.
+  std::vector<float> x_, columns_, pre_, z_, residual_skip_, skip_, hidden_, cond_;
+  Observer observer_;
 };
 
 }  // namespace fastwave

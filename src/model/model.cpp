@@ -1,5 +1,6 @@
 #include "fastwave/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -54,7 +55,39 @@ std::span<float> Tensor::f32() {
   return {reinterpret_cast<float*>(bytes.data()), bytes.size() / 4};
 }
 
-std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
+const char* scheme_name(Scheme scheme) {
+  switch (scheme) {
+    case Scheme::kF32: return "f32";
+    case Scheme::kBf16: return "bf16";
+    case Scheme::kInt8Dynamic: return "int8-dynamic";
+    case Scheme::kInt8Static: return "int8-static";
+    case Scheme::kInt4: return "int4";
+  }
+  return "?";
+}
+
+Scheme parse_scheme(const std::string& name) {
+  for (Scheme s : {Scheme::kF32, Scheme::kBf16, Scheme::kInt8Dynamic, Scheme::kInt8Static, Scheme::kInt4}) {
+    if (name == scheme_name(s)) return s;
+  }
+  throw Error("unknown scheme '" + name + "' (choose f32, bf16, int8-dynamic, int8-static or int4)");
+}
+
+std::vector<std::string> quantizable_tensors(const ModelConfig& c) {
+  std::vector<std::string> names;
+  for (int n = 0; n < c.num_layers(); ++n) {
+    for (const char* conv : {"filter_convs", "gate_convs", "residual_convs", "skip_convs"}) {
+      names.push_back(std::string(conv) + "." + std::to_string(n) + ".weight");
+    }
+  }
+  names.push_back("end_conv_1.weight");
+  names.push_back("end_conv_2.weight");
+  return names;
+}
+
+namespace {
+
+std::vector<TensorSpec> float_tensors(const ModelConfig& c) {
   const int64_t res = c.residual_channels, dil = c.dilation_channels, skip = c.skip_channels;
   std::vector<TensorSpec> specs;
   auto add = [&](std::string name, std::vector<int64_t> shape) {
@@ -93,6 +126,44 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
   return specs;
 }
 
+}  // namespace
+
+std::vector<TensorSpec> expected_tensors(const ModelConfig& config, const SchemeMap& schemes) {
+  std::vector<TensorSpec> specs;
+  for (TensorSpec spec : float_tensors(config)) {
+    const auto it = schemes.find(spec.name);
+    if (it == schemes.end() || it->second.scheme == Scheme::kF32) {
+      specs.push_back(std::move(spec));
+      continue;
+    }
+    const int64_t rows = spec.shape[0];
+    int64_t inner = 1;
+    for (size_t i = 1; i < spec.shape.size(); ++i) inner *= spec.shape[i];
+    const std::string name = spec.name;
+    switch (it->second.scheme) {
+      case Scheme::kBf16:
+        spec.dtype = DType::BF16;
+        specs.push_back(spec);
+        break;
+      case Scheme::kInt8Dynamic:
+      case Scheme::kInt8Static:
+        spec.dtype = DType::I8;
+        specs.push_back(spec);
+        specs.push_back({name + ".scale", {rows}});
+        if (it->second.scheme == Scheme::kInt8Static) specs.push_back({name + ".input_scale", {1}});
+        break;
+      case Scheme::kInt4: {
+        const int64_t group = std::max(1, it->second.group_size);
+        specs.push_back({name, {rows, (inner + 1) / 2}, DType::U8});
+        specs.push_back({name + ".scale", {rows, (inner + group - 1) / group}});
+        break;
+      }
+      case Scheme::kF32: break;
+    }
+  }
+  return specs;
+}
+
 namespace {
 
 std::string shape_string(const std::vector<int64_t>& shape) {
@@ -101,12 +172,70 @@ std::string shape_string(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
+void check_schemes(const ModelConfig& config, const SchemeMap& schemes) {
+  const auto names = quantizable_tensors(config);
+  for (const auto& [name, scheme] : schemes) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      throw Error("model: '" + name + "' cannot carry a quantization scheme");
+    }
+    if (scheme.scheme == Scheme::kF32) throw Error("model: '" + name + "' lists the f32 scheme; leave it out");
+    if (scheme.scheme == Scheme::kInt4 ? scheme.group_size <= 0 || scheme.group_size % 8 != 0 || scheme.group_size > 4096
+                                       : scheme.group_size != 0) {
+      throw Error("model: '" + name + "' has an invalid group size " + std::to_string(scheme.group_size) +
+                  " (int4 needs a multiple of 8; other schemes none)");
+    }
+  }
+  // Filter and gate run as one matrix, and so do residual and skip: each pair shares a scheme.
+  auto scheme_of = [&](const std::string& name) {
+    const auto it = schemes.find(name);
+    return it == schemes.end() ? TensorScheme{} : it->second;
+  };
+  for (int n = 0; n < config.num_layers(); ++n) {
+    const std::string i = "." + std::to_string(n) + ".weight";
+    if (!(scheme_of("filter_convs" + i) == scheme_of("gate_convs" + i))) {
+      throw Error("model: filter_convs" + i + " and gate_convs" + i + " must share a scheme");
+    }
+    if (!(scheme_of("residual_convs" + i) == scheme_of("skip_convs" + i))) {
+      throw Error("model: residual_convs" + i + " and skip_convs" + i + " must share a scheme");
+    }
+  }
+}
+
+void check_values(const std::string& name, const Tensor& t) {
+  switch (t.dtype) {
+    case DType::F32:
+      for (float v : t.f32()) {
+        if (!std::isfinite(v)) throw Error("model: tensor '" + name + "' holds NaN or Inf");
+      }
+      if (name.ends_with(".scale") || name.ends_with(".input_scale")) {
+        for (float v : t.f32()) {
+          if (!(v > 0)) throw Error("model: scale tensor '" + name + "' holds a value <= 0");
+        }
+      }
+      break;
+    case DType::BF16:
+      for (size_t i = 0; i + 1 < t.bytes.size(); i += 2) {
+        if ((t.bytes[i + 1] & 0x7F) == 0x7F && (t.bytes[i] & 0x80)) {
+          throw Error("model: tensor '" + name + "' holds NaN or Inf");
+        }
+      }
+      break;
+    case DType::I8:
+      for (uint8_t b : t.bytes) {
+        if (b == 0x80) throw Error("model: int8 tensor '" + name + "' holds -128 (symmetric codes are -127..127)");
+      }
+      break;
+    case DType::U8: break;  // every pair of nibbles is a valid pair of int4 codes
+  }
+}
+
 }  // namespace
 
-Model::Model(ModelConfig config, std::map<std::string, Tensor> tensors)
-    : config_(config), tensors_(std::move(tensors)) {
+Model::Model(ModelConfig config, std::map<std::string, Tensor> tensors, SchemeMap schemes)
+    : config_(config), tensors_(std::move(tensors)), schemes_(std::move(schemes)) {
   config_.validate();
-  const auto specs = expected_tensors(config_);
+  check_schemes(config_, schemes_);
+  const auto specs = expected_tensors(config_, schemes_);
   for (const auto& spec : specs) {
     auto it = tensors_.find(spec.name);
     if (it == tensors_.end()) throw Error("model: missing tensor '" + spec.name + "'");
@@ -115,15 +244,14 @@ Model::Model(ModelConfig config, std::map<std::string, Tensor> tensors)
       throw Error("model: tensor '" + spec.name + "' has shape " + shape_string(t.shape) +
                   ", the config needs " + shape_string(spec.shape));
     }
-    if (t.dtype != DType::F32) {
-      throw Error("model: tensor '" + spec.name + "' is " + dtype_name(t.dtype) + ", expected F32");
+    if (t.dtype != spec.dtype) {
+      throw Error("model: tensor '" + spec.name + "' is " + dtype_name(t.dtype) + ", expected " +
+                  dtype_name(spec.dtype));
     }
     if (static_cast<int64_t>(t.bytes.size()) != t.numel() * dtype_size(t.dtype)) {
       throw Error("model: tensor '" + spec.name + "' has the wrong number of bytes");
     }
-    for (float v : t.f32()) {
-      if (!std::isfinite(v)) throw Error("model: tensor '" + spec.name + "' holds NaN or Inf");
-    }
+    check_values(spec.name, t);
   }
   if (tensors_.size() != specs.size()) {
     for (const auto& [name, t] : tensors_) {
@@ -142,8 +270,17 @@ const Tensor& Model::tensor(const std::string& name) const {
 
 int64_t Model::parameter_count() const {
   int64_t n = 0;
-  for (const auto& [name, t] : tensors_) n += t.numel();
+  for (const auto& spec : expected_tensors(config_)) {
+    int64_t numel = 1;
+    for (int64_t d : spec.shape) numel *= d;
+    n += numel;
+  }
   return n;
+}
+
+TensorScheme Model::scheme_of(const std::string& name) const {
+  const auto it = schemes_.find(name);
+  return it == schemes_.end() ? TensorScheme{} : it->second;
 }
 
 }  // namespace fastwave

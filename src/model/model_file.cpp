@@ -15,7 +15,9 @@ namespace fastwave {
 namespace {
 
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;
-constexpr int kFormatVersion = 1;
+// Version 1 holds float tensors only; version 2 adds quantized tensors and their schemes.
+constexpr int kFloatFormatVersion = 1;
+constexpr int kQuantizedFormatVersion = 2;
 constexpr size_t kDataAlignment = 64;
 
 std::vector<uint8_t> read_whole_file(const std::string& path) {
@@ -82,6 +84,28 @@ Entry parse_entry(const std::string& name, const nlohmann::json& info, uint64_t 
   return e;
 }
 
+SchemeMap parse_schemes(const nlohmann::json& meta) {
+  SchemeMap schemes;
+  const auto text = meta.find("quantization");
+  if (text == meta.end()) return schemes;
+  if (!text->is_string()) throw Error("__metadata__.quantization must be a JSON string");
+  const auto j = nlohmann::json::parse(text->get<std::string>(), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) throw Error("__metadata__.quantization is not a JSON object");
+  for (const auto& [name, entry] : j.items()) {
+    if (!entry.is_object() || !entry.contains("scheme") || !entry["scheme"].is_string()) {
+      throw Error("quantization entry for '" + name + "' has no scheme");
+    }
+    TensorScheme scheme;
+    scheme.scheme = parse_scheme(entry["scheme"].get<std::string>());
+    if (entry.contains("group_size")) {
+      if (!entry["group_size"].is_number_integer()) throw Error("quantization entry for '" + name + "': bad group_size");
+      scheme.group_size = entry["group_size"].get<int>();
+    }
+    schemes.emplace(name, scheme);
+  }
+  return schemes;
+}
+
 }  // namespace
 
 Model Model::load(const std::string& path) {
@@ -103,15 +127,16 @@ Model Model::load(const std::string& path) {
     if (meta == header.end() || !meta->is_object()) throw Error("header has no __metadata__");
     if (meta->value("format", "") != "fastwave") throw Error("__metadata__.format is not \"fastwave\"");
     const auto version = meta->value("format_version", "");
-    if (version != std::to_string(kFormatVersion)) {
+    if (version != std::to_string(kFloatFormatVersion) && version != std::to_string(kQuantizedFormatVersion)) {
       throw Error("format_version '" + version + "' is not supported (this build reads " +
-                  std::to_string(kFormatVersion) + ")");
+                  std::to_string(kFloatFormatVersion) + " and " + std::to_string(kQuantizedFormatVersion) + ")");
     }
     const auto config_text = meta->find("config");
     if (config_text == meta->end() || !config_text->is_string()) {
       throw Error("__metadata__.config is missing");
     }
     const ModelConfig config = ModelConfig::from_json(config_text->get<std::string>());
+    const SchemeMap schemes = parse_schemes(*meta);
 
     const uint64_t data_begin = 8 + header_len;
     const uint64_t data_size = file.size() - data_begin;
@@ -136,7 +161,7 @@ Model Model::load(const std::string& path) {
       e.tensor.bytes.assign(file.begin() + data_begin + e.begin, file.begin() + data_begin + e.end);
       tensors.emplace(e.name, std::move(e.tensor));
     }
-    return Model(config, std::move(tensors));
+    return Model(config, std::move(tensors), schemes);
   } catch (const Error& e) {
     throw Error("'" + path + "': " + e.what());
   }
@@ -144,15 +169,24 @@ Model Model::load(const std::string& path) {
 
 void Model::save(const std::string& path) const {
   // Larger elements first keeps every tensor aligned to its element size.
-  std::vector<TensorSpec> order = expected_tensors(config_);
+  std::vector<TensorSpec> order = expected_tensors(config_, schemes_);
   std::stable_sort(order.begin(), order.end(), [&](const TensorSpec& a, const TensorSpec& b) {
     return dtype_size(tensor(a.name).dtype) > dtype_size(tensor(b.name).dtype);
   });
 
   nlohmann::ordered_json header;
-  header["__metadata__"] = {{"format", "fastwave"},
-                            {"format_version", std::to_string(kFormatVersion)},
-                            {"config", config_.to_json()}};
+  header["__metadata__"] = {
+      {"format", "fastwave"},
+      {"format_version", std::to_string(schemes_.empty() ? kFloatFormatVersion : kQuantizedFormatVersion)},
+      {"config", config_.to_json()}};
+  if (!schemes_.empty()) {
+    nlohmann::ordered_json q;
+    for (const auto& [name, scheme] : schemes_) {
+      q[name] = {{"scheme", scheme_name(scheme.scheme)}};
+      if (scheme.group_size) q[name]["group_size"] = scheme.group_size;
+    }
+    header["__metadata__"]["quantization"] = q.dump();
+  }
   uint64_t offset = 0;
   for (const auto& spec : order) {
     const Tensor& t = tensor(spec.name);

@@ -1,0 +1,49 @@
+// Post-training quantization: no retraining, optionally calibrated on audio.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fastwave/generator.h"
+#include "fastwave/model.h"
+
+namespace fastwave {
+
+// How int8-static picks each activation's clipping range from calibration values.
+enum class CalibrationMethod {
+  kMinMax,      // the largest magnitude seen
+  kPercentile,  // a percentile of the magnitudes (QuantizeOptions::percentile)
+  kMse,         // the clip minimising the mean squared quantization error
+  kCosine,      // the clip maximising cosine similarity with the float values (myQASR)
+};
+const char* calibration_method_name(CalibrationMethod method);
+CalibrationMethod parse_calibration_method(const std::string& name);  // throws fastwave::Error
+
+struct QuantizeOptions {
+  Scheme scheme = Scheme::kInt8Dynamic;   // for every layer and the end convs...
+  std::map<int, Scheme> layer_schemes;    // ...unless a layer is named here
+  std::optional<Scheme> end_scheme;       // ...or the end convs here
+  int group_size = 32;                    // int4: columns per scale
+  CalibrationMethod method = CalibrationMethod::kMse;
+  double percentile = 99.99;
+  // Audio (µ-law ids, with the conditioning it goes with) that the float model is run on
+  // to calibrate int8-static activations.
+  std::vector<std::pair<std::vector<int>, Conditioning>> calibration;
+  int threads = 1;
+};
+
+// The scheme of every layer (index num_layers is the end convs) after the overrides.
+std::vector<Scheme> resolve_schemes(const ModelConfig& config, const QuantizeOptions& options);
+
+// Quantizes a float model. Throws fastwave::Error for an already quantized model, a
+// static scheme without calibration data, or a bad group size.
+Model quantize(const Model& model, const QuantizeOptions& options);
+
+// Per quantization point (2n: layer n's filter/gate input, 2n+1: its residual/skip input,
+// 2L: end_conv_1's input, 2L+1: end_conv_2's), the clipping value chosen by `method`.
+std::vector<float> calibrate_activation_clips(const Model& model, const QuantizeOptions& options);
+
+}  // namespace fastwave

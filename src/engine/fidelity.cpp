@@ -1,0 +1,59 @@
+// KL divergence, top-1 agreement and NLL of a model against a reference, per position.
+#include <algorithm>
+#include <cmath>
+
+#include "fastwave/evaluate.h"
+
+namespace fastwave {
+namespace {
+
+// log softmax of one row, in double.
+void log_softmax(const float* row, int classes, std::vector<double>& out) {
+  out.resize(classes);
+  const double max = *std::max_element(row, row + classes);
+  double sum = 0;
+  for (int i = 0; i < classes; ++i) sum += std::exp(row[i] - max);
+  const double log_sum = std::log(sum) + max;
+  for (int i = 0; i < classes; ++i) out[i] = row[i] - log_sum;
+}
+
+}  // namespace
+
+void FidelityAccumulator::add(std::span<const float> reference_logits, std::span<const float> logits,
+                              std::span<const int> ids, int classes) {
+  const size_t rows = logits.size() / classes;
+  std::vector<double> p, q;
+  for (size_t t = 0; t < rows; ++t) {
+    const float* ref_row = &reference_logits[t * classes];
+    const float* row = &logits[t * classes];
+    log_softmax(ref_row, classes, p);
+    log_softmax(row, classes, q);
+    double kl = 0;
+    for (int i = 0; i < classes; ++i) kl += std::exp(p[i]) * (p[i] - q[i]);
+    kl_.push_back(std::max(0.0, kl));
+    reference_nll_ -= p[ids[t + 1]] / std::log(2.0);
+    nll_ -= q[ids[t + 1]] / std::log(2.0);
+    agree_ += std::max_element(ref_row, ref_row + classes) - ref_row == std::max_element(row, row + classes) - row;
+  }
+}
+
+Fidelity FidelityAccumulator::result() const {
+  Fidelity f;
+  f.positions = static_cast<int64_t>(kl_.size());
+  if (kl_.empty()) return f;
+  const double n = double(kl_.size());
+  f.reference_nll_bits = reference_nll_ / n;
+  f.nll_bits = nll_ / n;
+  for (double kl : kl_) f.kl_mean += kl / n;
+  std::vector<double> sorted = kl_;
+  std::sort(sorted.begin(), sorted.end());
+  auto percentile = [&](double p) { return sorted[std::min(sorted.size() - 1, size_t(p * (sorted.size() - 1) + 0.5))]; };
+  f.kl_p50 = percentile(0.5);
+  f.kl_p90 = percentile(0.9);
+  f.kl_p99 = percentile(0.99);
+  f.kl_max = sorted.back();
+  f.top1_agreement = agree_ / n;
+  return f;
+}
+
+}  // namespace fastwave
