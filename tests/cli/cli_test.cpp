@@ -100,6 +100,38 @@ TEST_F(Cli, BadInputGetsOneClearLine) {
   EXPECT_FALSE(std::filesystem::exists(dir_.file("x.wav")));
 }
 
+TEST_F(Cli, QuantizesAndMeasuresFidelity) {
+  ASSERT_EQ(run_cli("generate -m " + model_ + " -o " + dir_.file("calib.wav") + " -n 600 -q", dir_).exit_code, 0);
+  const CliRun q = run_cli("quantize " + model_ + " -o " + dir_.file("q.fwm") + " --scheme int8-static --calib " +
+                               dir_.file("calib.wav") + " --calib-method cosine",
+                           dir_);
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_NE(q.out.find("smaller"), std::string::npos) << q.out;
+  const CliRun info = run_cli("info " + dir_.file("q.fwm"), dir_);
+  EXPECT_NE(info.out.find("scheme int8-static"), std::string::npos) << info.out;
+  const CliRun e = run_cli("eval -m " + dir_.file("q.fwm") + " --ref " + model_ + " --dir " + dir_.path().string() +
+                               " --json " + dir_.file("f.json") + " --csv " + dir_.file("f.csv"),
+                           dir_);
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NE(e.out.find("top-1 agreement"), std::string::npos) << e.out;
+  EXPECT_TRUE(std::filesystem::exists(dir_.file("f.json")));
+  EXPECT_TRUE(std::filesystem::exists(dir_.file("f.csv")));
+  ASSERT_EQ(run_cli("generate -m " + dir_.file("q.fwm") + " -o " + dir_.file("q.wav") + " -n 300 -q", dir_).exit_code, 0);
+}
+
+TEST_F(Cli, QuantizeRejectsBadRequests) {
+  const std::string out = " -o " + dir_.file("q.fwm");
+  expect_failure("quantize " + model_ + out + " --scheme int3", "unknown scheme 'int3'");
+  expect_failure("quantize " + model_ + out + " --scheme int8-static", "calibration audio");
+  expect_failure("quantize " + model_ + out + " --scheme int8-static --calib " + dir_.file("nothing"), "does not exist");
+  expect_failure("quantize " + model_ + out + " --scheme int4 --group-size 12", "group size");
+  expect_failure("quantize " + model_ + out + " --layer-scheme 2to3=int4", "not a layer");
+  expect_failure("quantize " + model_ + out + " --layer-scheme 99=int4", "does not exist");
+  ASSERT_EQ(run_cli("quantize " + model_ + out, dir_).exit_code, 0);
+  expect_failure("quantize " + dir_.file("q.fwm") + " -o " + dir_.file("qq.fwm"), "already quantized");
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("qq.fwm")));
+}
+
 TEST_F(Cli, OutputIsReplacedAtomically) {
   // Writing into a directory that does not exist fails cleanly and leaves nothing.
   expect_failure("generate -m " + model_ + " -o " + dir_.file("no/such/dir/x.wav") + " -n 10", "cannot write");

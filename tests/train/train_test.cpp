@@ -1,0 +1,163 @@
+// Training end to end on a synthetic dataset: the loss falls, the export loads in the
+// engine and computes the libtorch network's logits, and resuming is bit-exact.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <numeric>
+
+#include "../test_util.h"
+#include "train/dataset.h"
+#include "train/net.h"
+#include "train/trainer.h"
+
+namespace fastwave {
+namespace {
+
+// Sines of two "speakers" (different pitches), 1.5 s each; text with a quoted comma to
+// exercise the CSV reader.
+void write_sine_dataset(const testing::TempDir& dir) {
+  std::filesystem::create_directories(dir.path() / "wav");
+  std::ofstream csv(dir.file("metadata.csv"));
+  csv << "speaker,gender,engine,voice,split,path,seconds,text\n";
+  for (int i = 0; i < 8; ++i) {
+    const bool bob = i % 2;
+    const double hz = (bob ? 330.0 : 220.0) * (1 + i % 3);
+    std::vector<float> x(24000);
+    for (size_t t = 0; t < x.size(); ++t) x[t] = 0.5f * std::sin(2 * M_PI * hz * t / 16000 + i);
+    const std::string path = "wav/" + std::to_string(i) + ".wav";
+    write_wav(dir.file(path), x, 16000);
+    csv << (bob ? "bob" : "alice") << ",x,synth,v," << (i < 6 ? "train" : "valid") << ","
+        << path << ",1.5,\"a sine, \"\"" << hz << "\"\" Hz\"\n";
+  }
+}
+
+train::TrainOptions tiny_options(const testing::TempDir& dir) {
+  train::TrainOptions o;
+  o.data_dir = dir.path().string();
+  o.output = dir.file("tiny.fwm");
+  ModelConfig& c = o.config;
+  c.blocks = 2;
+  c.layers_per_block = 4;
+  c.residual_channels = 8;
+  c.dilation_channels = 8;
+  c.skip_channels = 16;
+  c.end_channels = 16;
+  c.classes = 64;
+  c.kernel_size = 3;  // every tensor kind and a general kernel size
+  c.bias = true;
+  o.speakers_from_metadata = true;
+  o.steps = 120;
+  o.batch = 4;
+  o.output_length = 1024;
+  o.lr = 1e-2;
+  o.warmup_steps = 10;
+  o.valid_every = 60;
+  o.threads = 1;  // robust against a loaded machine (ctest -j); 2 threads behave the same
+  o.quiet = true;
+  return o;
+}
+
+double mean(const std::vector<float>& v, size_t from, size_t to) {
+  return std::accumulate(v.begin() + from, v.begin() + to, 0.0) / double(to - from);
+}
+
+TEST(Train, LossFallsAndExportMatchesTorch) {
+  testing::TempDir dir;
+  write_sine_dataset(dir);
+  const auto options = tiny_options(dir);
+  const auto result = train::train(options);
+  ASSERT_EQ(result.losses.size(), 120u);
+  // From log2(64) = 6 bits (uniform) down by well over one bit.
+  EXPECT_LT(mean(result.losses, 110, 120), mean(result.losses, 0, 10) - 1.0);
+  EXPECT_TRUE(std::filesystem::exists(dir.file("tiny.speakers.json")));
+
+  const Model model = Model::load(options.output);
+  ASSERT_EQ(model.config().speakers, 2);
+  // The same weights in the libtorch network.
+  train::Net net(model.config());
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->named_parameters()) {
+      const auto w = model.weights(p.key());
+      p.value().copy_(torch::from_blob(const_cast<float*>(w.data()), p.value().sizes()));
+    }
+  }
+  const int rf = model.config().receptive_field();
+  std::vector<int> ids(2 * rf + 37);
+  for (size_t t = 0; t < ids.size(); ++t) ids[t] = int((t * 7 + t * t / 5) % 64);
+  Conditioning cond;
+  cond.speaker = 1;
+  const std::vector<float> engine = teacher_forced_logits(model, ids, cond);
+
+  torch::NoGradGuard no_grad;
+  const auto input = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end())).view({1, -1});
+  const auto speaker = torch::full({1}, int64_t(1), torch::kInt64);
+  // Causal: all positions; engine row t = torch column t, for t < n-1.
+  const auto causal = net->forward(input, speaker, true)[0].t().contiguous();
+  const auto valid = net->forward(input, speaker, false)[0].t().contiguous();
+  const int64_t n = int64_t(ids.size()), classes = 64;
+  ASSERT_EQ(int64_t(engine.size()), (n - 1) * classes);
+  const float* c = causal.data_ptr<float>();
+  for (int64_t i = 0; i < (n - 1) * classes; ++i) {
+    ASSERT_NEAR(engine[i], c[i], 1e-4 + 1e-4 * std::abs(c[i])) << "logit " << i;
+  }
+  // The training ("valid") forward is the causal one past the receptive field.
+  EXPECT_TRUE(torch::allclose(valid, causal.narrow(0, rf - 1, n - rf + 1), 1e-4, 1e-5));
+}
+
+TEST(Train, ResumeIsBitExact) {
+  testing::TempDir dir;
+  write_sine_dataset(dir);
+  auto options = tiny_options(dir);
+  options.steps = 20;
+  options.valid_every = 10;
+  options.checkpoint_dir = dir.file("straight");
+  const auto straight = train::train(options);
+  const auto straight_model = testing::read_bytes(options.output);
+
+  options.checkpoint_dir = dir.file("resumed");
+  options.stop_after_step = 10;
+  EXPECT_EQ(train::train(options).step, 10);
+  options.stop_after_step = 0;
+  options.resume = true;
+  const auto resumed = train::train(options);
+  ASSERT_EQ(resumed.losses.size(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(resumed.losses[i], straight.losses[10 + i]) << i;
+  EXPECT_EQ(resumed.best_valid_bits, straight.best_valid_bits);
+  EXPECT_EQ(testing::read_bytes(options.output), straight_model);
+}
+
+TEST(Train, BadInputsAreOneLineErrors) {
+  testing::TempDir dir;
+  auto options = tiny_options(dir);
+  options.data_dir = dir.file("missing");
+  EXPECT_THROW(train::train(options), Error);
+
+  write_sine_dataset(dir);
+  options = tiny_options(dir);
+  {
+    std::ofstream csv(dir.file("metadata.csv"));  // a train split only
+    csv << "speaker,split,path\nalice,train,wav/0.wav\n";
+  }
+  try {
+    train::train(options);
+    FAIL() << "no valid split accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "the dataset has no 'valid' files");
+  }
+  options.output_length = 100000;  // longer than every file
+  {
+    std::ofstream csv(dir.file("metadata.csv"));
+    csv << "speaker,split,path\nalice,train,wav/0.wav\nalice,valid,wav/1.wav\n";
+  }
+  EXPECT_THROW(train::train(options), Error);
+}
+
+TEST(Train, MetadataSpeakersSortNumerically) {
+  std::vector<train::Utterance> rows = {{"10", "train", "a"}, {"9", "train", "b"}, {"10", "valid", "c"}};
+  EXPECT_EQ(train::speaker_names(rows), (std::vector<std::string>{"9", "10"}));
+}
+
+}  // namespace
+}  // namespace fastwave
