@@ -36,6 +36,7 @@ class FastGenerator final : public Generator {
   void reset() override {
     // Zeroed rings are the causal zero padding: slots not yet written read as zero.
     for (auto& ring : rings_) std::fill(ring.begin(), ring.end(), 0.0f);
+    heads_.assign(rings_.size(), 0);
     position_ = 0;
     cond_frame_ = -1;
   }
@@ -54,12 +55,13 @@ class FastGenerator final : public Generator {
     for (int n = 0; n < layers; ++n) {
       const PackedLayer& layer = model_.layers[n];
       std::vector<float>& ring = rings_[n];
-      const int64_t slots = int64_t(ring.size()) / res;
-      std::memcpy(&ring[(position_ % slots) * res], x_.data(), res * sizeof(float));
+      const int slots = static_cast<int>(ring.size()) / res;
+      const int head = heads_[n];
+      std::memcpy(&ring[size_t(head) * res], x_.data(), res * sizeof(float));
       for (int j = 0; j < k; ++j) {
-        const int64_t source = position_ - int64_t(k - 1 - j) * layer.dilation;
-        const int64_t slot = ((source % slots) + slots) % slots;
-        const float* x = &ring[slot * res];
+        int slot = head - (k - 1 - j) * layer.dilation;
+        if (slot < 0) slot += slots;
+        const float* x = &ring[size_t(slot) * res];
         for (int ch = 0; ch < res; ++ch) columns_[size_t(ch) * k + j] = x[ch];
       }
       layer.filter_gate.apply(columns_.data(), k * res, 1, pre_.data(), pre_width, kernels_);
@@ -67,6 +69,7 @@ class FastGenerator final : public Generator {
         const float* term = &cond_[size_t(n) * pre_width];
         for (int i = 0; i < pre_width; ++i) pre_[i] += term[i];
       }
+      heads_[n] = head + 1 == slots ? 0 : head + 1;
       kernels_.gated_activation(pre_.data(), dil, z_.data());
       layer.residual_skip.apply(z_.data(), dil, 1, residual_skip_.data(), res + c.skip_channels, kernels_);
       if (n + 1 < layers) {  // the last layer has no residual rows
@@ -92,6 +95,7 @@ class FastGenerator final : public Generator {
   const kernels::KernelTable& kernels_;
   ConditioningTerms terms_;
   std::vector<std::vector<float>> rings_;
+  std::vector<int> heads_;  // per layer, the ring slot of the current position
   std::vector<float> x_, residual_skip_, z_, columns_, pre_, skip_, hidden_, logits_, cond_;
   int64_t position_ = 0;
   int64_t cond_frame_ = -1;

@@ -2,6 +2,7 @@
 // and two implementations can be compared exactly.
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "fastwave/generator.h"
 
@@ -13,13 +14,19 @@ int sample_id(std::span<const float> logits, float temperature, double uniform01
     if (logits[i] > logits[best]) best = static_cast<int>(i);
   }
   if (!(temperature > 0.0f)) return best;
-  // Inverse CDF of softmax(logits / temperature), accumulated in double.
+  // Inverse CDF of softmax(logits / temperature): one exp per class, sums in double.
+  thread_local std::vector<float> weights;
+  weights.resize(logits.size());
+  const float inverse_temperature = 1.0f / temperature;
   double total = 0;
-  for (float l : logits) total += std::exp(double(l - logits[best]) / temperature);
+  for (size_t i = 0; i < logits.size(); ++i) {
+    weights[i] = std::exp((logits[i] - logits[best]) * inverse_temperature);
+    total += weights[i];
+  }
   const double target = uniform01 * total;
   double cumulative = 0;
   for (size_t i = 0; i < logits.size(); ++i) {
-    cumulative += std::exp(double(logits[i] - logits[best]) / temperature);
+    cumulative += weights[i];
     if (cumulative > target) return static_cast<int>(i);
   }
   return best;  // only reachable through rounding when uniform01 is ~1
