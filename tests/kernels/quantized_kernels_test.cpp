@@ -9,6 +9,11 @@
 #include "kernels/linear.h"
 
 namespace fastwave::kernels {
+
+void PrintTo(WeightFormat format, std::ostream* os) {
+  *os << (format == WeightFormat::kBf16 ? "bf16" : format == WeightFormat::kInt8 ? "int8" : format == WeightFormat::kInt4 ? "int4" : "f32");
+}
+
 namespace {
 
 struct Data {

@@ -12,6 +12,9 @@
 #include "kernels/kernels.h"
 
 namespace fastwave {
+
+void PrintTo(Scheme scheme, std::ostream* os) { *os << scheme_name(scheme); }
+
 namespace {
 
 ModelConfig config_with_global() {
