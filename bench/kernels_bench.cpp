@@ -7,6 +7,7 @@
 
 #include "fastwave/model.h"
 #include "kernels/kernels.h"
+#include "kernels/linear.h"
 
 #ifdef FASTWAVE_HAVE_OPENBLAS
 #include <cblas.h>
@@ -20,9 +21,9 @@ struct Shape {
   const char* name;
   int rows, cols;
 };
-// filter+gate fused, residual, skip over all 40 layers, end_conv_1, end_conv_2.
-constexpr Shape kShapes[] = {{"filter_gate", 64, 64}, {"residual", 32, 32}, {"skip_all", 256, 1280},
-                             {"end1", 256, 256}, {"end2", 256, 256}};
+// filter+gate fused, residual+skip fused (per layer), end_conv_1, end_conv_2.
+constexpr Shape kShapes[] = {{"filter_gate", 64, 64}, {"residual_skip", 288, 32}, {"end1", 256, 256},
+                             {"end2", 256, 256}};
 
 std::vector<float> random_values(size_t n) {
   std::mt19937 rng(1);
@@ -60,6 +61,33 @@ void gemv_openblas(benchmark::State& state, Shape shape) {
 }
 #endif
 
+// The same shapes through Linear in each weight format (activation conversion included).
+void linear(benchmark::State& state, const fastwave::kernels::KernelTable* table, Shape shape,
+            fastwave::kernels::WeightFormat format) {
+  using fastwave::kernels::Linear;
+  using fastwave::kernels::WeightFormat;
+  const auto w = random_values(size_t(shape.rows) * shape.cols), bias = random_values(shape.rows);
+  const auto x = random_values(shape.cols);
+  std::vector<float> y(shape.rows);
+  Linear l;
+  if (format == WeightFormat::kBf16) {
+    std::vector<uint16_t> b(w.size());
+    fastwave::kernels::reference_kernels().convert_bf16(w.data(), int(w.size()), int(w.size()), b.data());
+    l = Linear::bf16(shape.rows, shape.cols, b, bias);
+  } else if (format == WeightFormat::kInt8) {
+    l = Linear::int8(shape.rows, shape.cols, std::vector<int8_t>(w.size(), 3), std::vector<float>(shape.rows, 0.01f), bias, 0);
+  } else {
+    const int groups = (shape.cols + 31) / 32;
+    l = Linear::int4(shape.rows, shape.cols, 32, std::vector<int8_t>(w.size(), 3),
+                     std::vector<float>(size_t(shape.rows) * groups, 0.01f), bias, 0);
+  }
+  for (auto _ : state) {
+    l.apply(x.data(), shape.cols, 1, y.data(), shape.rows, *table);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(double(shape.rows) * shape.cols, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
 void gated(benchmark::State& state, const fastwave::kernels::KernelTable* table) {
   const auto pre = random_values(64);
   std::vector<float> z(32);
@@ -75,6 +103,15 @@ int register_all() {
       benchmark::RegisterBenchmark((std::string("gemv/") + shape.name + "/" + table->name).c_str(), gemv, table, shape);
     }
     benchmark::RegisterBenchmark((std::string("gated_activation/32/") + table->name).c_str(), gated, table);
+    if (std::string(table->name) == "ref") continue;  // the integer references are very slow
+    using fastwave::kernels::WeightFormat;
+    for (auto [format, name] : {std::pair{WeightFormat::kBf16, "bf16"}, std::pair{WeightFormat::kInt8, "int8"},
+                                std::pair{WeightFormat::kInt4, "int4"}}) {
+      for (const Shape& shape : kShapes) {
+        benchmark::RegisterBenchmark((std::string("linear_") + name + "/" + shape.name + "/" + table->name).c_str(),
+                                     linear, table, shape, format);
+      }
+    }
   }
 #ifdef FASTWAVE_HAVE_OPENBLAS
   for (const Shape& shape : kShapes) {

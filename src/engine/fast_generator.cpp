@@ -76,7 +76,11 @@ class FastGenerator final : public Generator {
         for (int i = 0; i < res; ++i) x_[i] += residual_skip_[i];
       }
       const float* part = &residual_skip_[layer.skip_offset];
-      for (int i = 0; i < c.skip_channels; ++i) skip_[i] = n == 0 ? part[i] : skip_[i] + part[i];
+      if (n == 0) {
+        std::copy(part, part + c.skip_channels, skip_.begin());
+      } else {
+        for (int i = 0; i < c.skip_channels; ++i) skip_[i] += part[i];
+      }
     }
 
     for (float& v : skip_) v = std::max(v, 0.0f);
