@@ -15,7 +15,9 @@ install_packages() {
 }
 
 BUILD_PACKAGES=(g++ cmake make pkg-config libsndfile1-dev libsoxr-dev libcli11-dev nlohmann-json3-dev)
-TEST_PACKAGES=(libgtest-dev libgmock-dev libbenchmark-dev python3-torch python3-numpy)
+TEST_PACKAGES=(libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev python3-torch python3-numpy)
+# Training (fastwave train) links libtorch; OpenBLAS keeps Debian's torch off its slow reference BLAS.
+TRAIN_PACKAGES=(libtorch-dev libopenblas0)
 
 # configure_and_build BUILD_DIR [cmake args...]
 configure_and_build() {

@@ -39,6 +39,9 @@ class Generator {
   // position. The span stays valid until the next call.
   virtual std::span<const float> push(int id) = 0;
   virtual int64_t position() const = 0;
+  // Feeds several ids (a prime); returns the logits after the last one. The naive
+  // generator computes only those, not one window per id.
+  virtual std::span<const float> feed(std::span<const int> ids);
 };
 
 std::unique_ptr<Generator> make_generator(const Model& model, Method method,

@@ -2,6 +2,7 @@
 // warm-up, with the real-time factor, CPU use and the fast/naive ratio of this run.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "engine/generators.h"
+#include "engine/packed_model.h"
 
 namespace fastwave::cli {
 namespace {
@@ -21,7 +23,8 @@ double cpu_seconds() {
 }
 
 struct Measurement {
-  std::string isa, method;
+  std::string scheme, isa, method;
+  size_t weight_bytes = 0;
   int64_t samples = 0;
   int runs = 0;
   double mean = 0, sd = 0, cpu_use = 0;  // samples/s, and CPU seconds per wall second
@@ -51,7 +54,7 @@ Measurement measure(const Model& model, const kernels::KernelTable& k, Method me
   double wall_total = 0, cpu_total = 0;
   for (int run = 0; run < warmup + runs; ++run) {
     generator->reset();
-    for (int t = 0; t + 1 < receptive_field; ++t) generator->push(model.config().classes / 2);
+    generator->feed(std::vector<int>(receptive_field - 1, model.config().classes / 2));
     options.seed = run;
     const double cpu0 = cpu_seconds();
     const auto t0 = std::chrono::steady_clock::now();
@@ -63,7 +66,11 @@ Measurement measure(const Model& model, const kernels::KernelTable& k, Method me
       cpu_total += cpu_seconds() - cpu0;
     }
   }
-  Measurement m{k.name, method == Method::kFast ? "fast" : "naive", samples, runs};
+  Measurement m;
+  m.isa = k.name;
+  m.method = method == Method::kFast ? "fast" : "naive";
+  m.samples = samples;
+  m.runs = runs;
   for (double r : rates) m.mean += r / runs;
   for (double r : rates) m.sd += (r - m.mean) * (r - m.mean) / std::max(1, runs - 1);
   m.sd = std::sqrt(m.sd);
@@ -71,18 +78,54 @@ Measurement measure(const Model& model, const kernels::KernelTable& k, Method me
   return m;
 }
 
+
+// The model in each requested scheme: "stored" is the file as it is; others quantize it
+// in memory (int8-static calibrates on two seconds the float model generates itself:
+// speed does not depend on which audio set the scales).
+std::vector<std::pair<std::string, Model>> models_for(const Model& model, const std::vector<std::string>& schemes) {
+  std::vector<std::pair<std::string, Model>> out;
+  for (const auto& name : schemes) {
+    if (name == "stored") {
+      out.emplace_back(name, model);
+      continue;
+    }
+    const Scheme scheme = parse_scheme(name);
+    if (model.is_quantized()) throw Error("--schemes needs a float model; this one is already quantized");
+    if (scheme == Scheme::kF32) {
+      out.emplace_back(name, model);
+      continue;
+    }
+    QuantizeOptions options;
+    options.scheme = scheme;
+    if (scheme == Scheme::kInt8Static) {
+      Conditioning cond;
+      if (model.config().has_global()) cond.speaker = 0;
+      auto generator = make_generator(model, Method::kFast, cond);
+      GenerateOptions g;
+      g.samples = 2 * model.config().sample_rate;
+      options.calibration.emplace_back(generate(*generator, model.config(), g), cond);
+    }
+    out.emplace_back(name, quantize(model, options));
+  }
+  return out;
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "Measure generation speed for each kernel ISA and method");
+  auto* cmd = app.add_subcommand("bench", "Measure generation speed per scheme, kernel ISA and method");
   struct Options {
     std::string model, json;
+    std::vector<std::string> schemes{"stored"}, isas;
     int64_t samples = 32000, naive_samples = 8;
     int runs = 5, warmup = 1;
     bool skip_naive = false;
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("-m,--model", o->model, "Model file (default: the shipped default model)");
+  cmd->add_option("--schemes", o->schemes, "Quantize in memory first: f32,bf16,int8-dynamic,int8-static,int4 (default: as stored)")
+      ->delimiter(',');
+  cmd->add_option("--isa", o->isas, "Kernel ISAs to measure, e.g. avx512,avx2 (default: all this CPU runs)")->delimiter(',');
   cmd->add_option("-n,--samples", o->samples, "Samples per fast run")->check(CLI::Range(int64_t{1}, int64_t{1} << 28))->capture_default_str();
   cmd->add_option("--naive-samples", o->naive_samples, "Samples per naive run (it is slow)")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
   cmd->add_option("--runs", o->runs, "Timed runs")->check(CLI::Range(1, 1000))->capture_default_str();
@@ -93,38 +136,59 @@ void add_bench_command(CLI::App& app) {
     const std::string path = resolve_model_path(o->model);
     const Model model = Model::load(path);
     const int rate = model.config().sample_rate;
+    std::vector<const kernels::KernelTable*> tables;
+    for (const auto* k : kernels::available_kernels()) {
+      if (o->isas.empty() || std::find(o->isas.begin(), o->isas.end(), k->name) != o->isas.end()) tables.push_back(k);
+    }
+    if (tables.empty()) throw Error("none of --isa runs on this CPU");
+    const auto models = models_for(model, o->schemes);
     std::printf("model %s, %lld parameters; %d timed runs after %d warm-up, 1 thread\n", path.c_str(),
                 static_cast<long long>(model.parameter_count()), o->runs, o->warmup);
-    std::printf("%-8s %-6s %9s %22s %12s %8s\n", "isa", "method", "samples", "samples/s (mean ± sd)", "x real time", "cpu");
+    std::printf("%-13s %-7s %-6s %10s %9s %24s %12s %6s\n", "scheme", "isa", "method", "weights", "samples",
+                "samples/s (mean ± sd)", "x real time", "cpu");
     std::vector<Measurement> results;
-    for (const auto* k : kernels::available_kernels()) {
-      for (Method method : {Method::kFast, Method::kNaive}) {
-        if (method == Method::kNaive && o->skip_naive) continue;
-        const int64_t n = method == Method::kFast ? o->samples : o->naive_samples;
-        const Measurement m = measure(model, *k, method, n, o->warmup, o->runs);
-        std::printf("%-8s %-6s %9lld %13.1f ± %-7.1f %11.3fx %7.0f%%\n", m.isa.c_str(), m.method.c_str(),
-                    static_cast<long long>(m.samples), m.mean, m.sd, m.mean / rate, 100 * m.cpu_use);
-        std::fflush(stdout);
-        results.push_back(m);
+    for (const auto& [scheme, m_model] : models) {
+      const PackedModel packed(m_model);
+      for (const auto* k : tables) {
+        for (Method method : {Method::kFast, Method::kNaive}) {
+          if (method == Method::kNaive && o->skip_naive) continue;
+          const int64_t n = method == Method::kFast ? o->samples : o->naive_samples;
+          Measurement m = measure(m_model, *k, method, n, o->warmup, o->runs);
+          m.scheme = scheme;
+          m.weight_bytes = packed.weight_bytes();
+          std::printf("%-13s %-7s %-6s %10s %9lld %14.1f ± %-7.1f %11.3fx %5.0f%%\n", m.scheme.c_str(), m.isa.c_str(),
+                      m.method.c_str(), format_bytes(double(m.weight_bytes)).c_str(), static_cast<long long>(m.samples),
+                      m.mean, m.sd, m.mean / rate, 100 * m.cpu_use);
+          std::fflush(stdout);
+          results.push_back(m);
+        }
       }
     }
-    auto find = [&](const std::string& isa, const std::string& method) -> const Measurement* {
-      for (const auto& m : results) if (m.isa == isa && m.method == method) return &m;
+    auto find = [&](const std::string& scheme, const std::string& isa, const std::string& method) -> const Measurement* {
+      for (const auto& m : results) if (m.scheme == scheme && m.isa == isa && m.method == method) return &m;
       return nullptr;
     };
-    const std::string best = kernels::available_kernels().back()->name;
-    if (const auto *fast = find(best, "fast"), *ref = find("ref", "fast"); fast && ref) {
-      std::printf("%s fast / ref fast: %.1fx\n", best.c_str(), fast->mean / ref->mean);
-    }
-    if (const auto *fast = find(best, "fast"), *naive = find(best, "naive"); fast && naive) {
-      std::printf("%s fast / %s naive: %.0fx\n", best.c_str(), best.c_str(), fast->mean / naive->mean);
+    // Ratios within this run: best ISA against the reference, fast against naive, and each
+    // scheme against the first one listed.
+    const std::string best = tables.back()->name, first = models.front().first;
+    for (const auto& [scheme, unused] : models) {
+      if (const auto *fast = find(scheme, best, "fast"), *ref = find(scheme, "ref", "fast"); fast && ref && best != "ref") {
+        std::printf("%s: %s fast / ref fast: %.1fx\n", scheme.c_str(), best.c_str(), fast->mean / ref->mean);
+      }
+      if (const auto *fast = find(scheme, best, "fast"), *naive = find(scheme, best, "naive"); fast && naive) {
+        std::printf("%s: %s fast / naive: %.0fx\n", scheme.c_str(), best.c_str(), fast->mean / naive->mean);
+      }
+      if (const auto *a = find(scheme, best, "fast"), *b = find(first, best, "fast"); a && b && scheme != first) {
+        std::printf("%s / %s (%s fast): %.2fx the speed, %.2fx smaller weights\n", scheme.c_str(), first.c_str(),
+                    best.c_str(), a->mean / b->mean, double(b->weight_bytes) / a->weight_bytes);
+      }
     }
     if (!o->json.empty()) {
       nlohmann::json j = nlohmann::json::array();
       for (const auto& m : results) {
-        j.push_back({{"isa", m.isa}, {"method", m.method}, {"samples", m.samples}, {"runs", m.runs},
-                     {"samples_per_second_mean", m.mean}, {"samples_per_second_sd", m.sd},
-                     {"real_time_factor", rate / m.mean}, {"cpu_use", m.cpu_use}});
+        j.push_back({{"scheme", m.scheme}, {"isa", m.isa}, {"method", m.method}, {"weight_bytes", m.weight_bytes},
+                     {"samples", m.samples}, {"runs", m.runs}, {"samples_per_second_mean", m.mean},
+                     {"samples_per_second_sd", m.sd}, {"real_time_factor", rate / m.mean}, {"cpu_use", m.cpu_use}});
       }
       const std::string text = j.dump(2) + "\n";
       write_file_atomically(o->json, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});

@@ -39,6 +39,13 @@ void check_push(const ModelConfig& config, const Conditioning& conditioning, int
   }
 }
 
+std::span<const float> Generator::feed(std::span<const int> ids) {
+  if (ids.empty()) throw Error("nothing to feed");
+  std::span<const float> logits;
+  for (int id : ids) logits = push(id);
+  return logits;
+}
+
 std::unique_ptr<Generator> make_generator(const Model& model, Method method, const Conditioning& conditioning) {
   conditioning.check(model.config());
   const auto& kernels = kernels::active_kernels();
@@ -51,8 +58,7 @@ std::vector<int> generate(Generator& generator, const ModelConfig& config, const
   if (!(options.temperature >= 0.0f)) throw Error("temperature must be >= 0");
   const std::vector<int> prime = options.prime.empty() ? std::vector<int>{config.classes / 2} : options.prime;
   UniformSource uniforms(options.seed);
-  std::span<const float> logits;
-  for (int id : prime) logits = generator.push(id);
+  std::span<const float> logits = generator.feed(prime);
 
   std::vector<int> out;
   out.reserve(size_t(options.samples));

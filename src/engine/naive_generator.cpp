@@ -4,6 +4,7 @@
 
 #include "engine/generators.h"
 #include "engine/sequence_forward.h"
+#include "fastwave/error.h"
 
 namespace fastwave {
 namespace {
@@ -22,6 +23,16 @@ class NaiveGenerator final : public Generator {
   std::span<const float> push(int id) override {
     check_push(model_.config, conditioning_, id, position());
     history_.push_back(id);
+    forward_.run(history_, position() - 1, position(), logits_.data());
+    return logits_;
+  }
+
+  std::span<const float> feed(std::span<const int> ids) override {
+    if (ids.empty()) throw Error("nothing to feed");
+    for (int id : ids) {
+      check_push(model_.config, conditioning_, id, position());
+      history_.push_back(id);
+    }
     forward_.run(history_, position() - 1, position(), logits_.data());
     return logits_;
   }

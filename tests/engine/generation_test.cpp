@@ -136,6 +136,26 @@ TEST_P(Generation, ResetRestartsTheSequence) {
   EXPECT_EQ(generate(*fast, c.config, options), first);
 }
 
+TEST_P(Generation, FeedingAPrimeEqualsPushingIt) {
+  const Case& c = GetParam();
+  const Model model = Model::random(c.config, 14);
+  const Conditioning cond = conditioning_for(c, 300);
+  std::vector<int> prime(120);
+  for (size_t i = 0; i < prime.size(); ++i) prime[i] = int(i * 7 % c.config.classes);
+  for (Method method : {Method::kNaive, Method::kFast}) {
+    auto fed = make_generator(model, method, cond);
+    auto pushed = make_generator(model, method, cond);
+    const auto fed_span = fed->feed(prime);
+    const std::vector<float> fed_logits(fed_span.begin(), fed_span.end());
+    std::span<const float> pushed_logits;
+    for (int id : prime) pushed_logits = pushed->push(id);
+    expect_close(fed_logits, pushed_logits, "end of the prime");
+    EXPECT_EQ(fed->position(), pushed->position());
+    const auto next = fed->push(5);
+    expect_close(next, pushed->push(5), "after the prime");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Configs, Generation, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });
 

@@ -1,0 +1,204 @@
+#include "train/dataset.h"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "fastwave/audio.h"
+#include "fastwave/error.h"
+
+namespace fastwave::train {
+namespace fs = std::filesystem;
+namespace {
+
+// RFC 4180 records: quoted fields may hold commas, doubled quotes and newlines (the text
+// column is free text).
+std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
+  std::vector<std::vector<std::string>> records;
+  std::vector<std::string> record;
+  std::string field;
+  bool quoted = false, any = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (quoted) {
+      if (ch != '"') field += ch;
+      else if (i + 1 < text.size() && text[i + 1] == '"') field += text[++i];
+      else quoted = false;
+    } else if (ch == '"') {
+      quoted = any = true;
+    } else if (ch == ',') {
+      record.push_back(std::move(field));
+      field.clear();
+    } else if (ch == '\n' || ch == '\r') {
+      if (ch == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+      if (any || !field.empty() || !record.empty()) {
+        record.push_back(std::move(field));
+        records.push_back(std::move(record));
+      }
+      record.clear();
+      field.clear();
+      any = false;
+    } else {
+      field += ch;
+      any = true;
+    }
+  }
+  if (quoted) throw Error("unterminated quote");
+  if (any || !field.empty() || !record.empty()) {
+    record.push_back(std::move(field));
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+bool is_integer(const std::string& s) {
+  return !s.empty() && s.size() < 10 && std::all_of(s.begin(), s.end(), ::isdigit);
+}
+
+}  // namespace
+
+std::vector<Utterance> read_metadata(const std::string& dataset_dir) {
+  if (!fs::is_directory(dataset_dir)) throw Error("data directory not found: " + dataset_dir);
+  const fs::path csv = fs::path(dataset_dir) / "metadata.csv";
+  std::ifstream in(csv, std::ios::binary);
+  if (!in) throw Error("cannot read " + csv.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<std::vector<std::string>> records;
+  try {
+    records = parse_csv(text.str());
+  } catch (const Error& e) {
+    throw Error(csv.string() + ": " + e.what());
+  }
+  if (records.empty()) throw Error(csv.string() + " is empty");
+  std::map<std::string, size_t> column;
+  for (size_t i = 0; i < records[0].size(); ++i) column[records[0][i]] = i;
+  for (const char* name : {"speaker", "split", "path"}) {
+    if (!column.count(name)) throw Error(csv.string() + ": no '" + name + "' column");
+  }
+  std::vector<Utterance> rows;
+  for (size_t r = 1; r < records.size(); ++r) {
+    const auto& rec = records[r];
+    if (rec.size() != records[0].size()) {
+      throw Error(csv.string() + ": record " + std::to_string(r + 1) + " has " +
+                  std::to_string(rec.size()) + " fields, the header " +
+                  std::to_string(records[0].size()));
+    }
+    rows.push_back({rec[column["speaker"]], rec[column["split"]],
+                    (fs::path(dataset_dir) / rec[column["path"]]).string()});
+  }
+  return rows;
+}
+
+std::vector<std::string> speaker_names(const std::vector<Utterance>& rows) {
+  std::vector<std::string> names;
+  for (const auto& r : rows) names.push_back(r.speaker);
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  if (std::all_of(names.begin(), names.end(), is_integer)) {
+    std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+      return std::stol(a) < std::stol(b);
+    });
+  }
+  return names;
+}
+
+std::vector<Sequence> load_split(const std::vector<Utterance>& rows, const std::string& split,
+                                 const ModelConfig& config,
+                                 const std::vector<std::string>& speakers, double max_seconds,
+                                 int threads) {
+  std::vector<const Utterance*> files;
+  for (const auto& r : rows) {
+    if (r.split == split) files.push_back(&r);
+  }
+  if (files.empty()) throw Error("the dataset has no '" + split + "' files");
+
+  std::vector<Sequence> sequences(files.size());
+  std::vector<std::string> errors(files.size());
+  std::atomic<size_t> next{0};
+  const int64_t budget = int64_t(max_seconds * config.sample_rate);
+  std::atomic<int64_t> loaded{0};
+  // Decoding and resampling dominate start-up; files are independent.
+  auto worker = [&] {
+    for (size_t i; (i = next++) < files.size();) {
+      if (budget > 0 && loaded >= budget) break;
+      try {
+        const auto ids = mulaw_encode(read_audio(files[i]->path, config.sample_rate),
+                                      config.classes);
+        sequences[i].ids.assign(ids.begin(), ids.end());
+        loaded += int64_t(ids.size());
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+      if (!speakers.empty()) {
+        sequences[i].speaker = int(std::find(speakers.begin(), speakers.end(),
+                                             files[i]->speaker) - speakers.begin());
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < std::max(1, threads); ++t) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  for (const auto& e : errors) {
+    if (!e.empty()) throw Error(e);
+  }
+
+  // Apply the budget in file order so the subset does not depend on thread timing.
+  std::vector<Sequence> kept;
+  int64_t total = 0;
+  for (auto& s : sequences) {
+    if (budget > 0 && total >= budget) break;
+    if (budget > 0 && total + int64_t(s.ids.size()) > budget) s.ids.resize(budget - total);
+    total += int64_t(s.ids.size());
+    if (s.ids.size() >= 2) kept.push_back(std::move(s));
+  }
+  if (kept.empty()) throw Error("the '" + split + "' split has no audio");
+  return kept;
+}
+
+CropSampler::CropSampler(const std::vector<Sequence>& sequences, const ModelConfig& config,
+                         int64_t output_length)
+    : sequences_(sequences),
+      pad_(config.receptive_field() - 1),
+      crop_length_(config.receptive_field() + output_length),
+      silence_(config.classes / 2) {
+  int64_t total = 0;
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    // Starts in padded coordinates: 0 .. pad + n - crop_length.
+    const int64_t starts = pad_ + int64_t(sequences[i].ids.size()) - crop_length_ + 1;
+    if (starts <= 0) {
+      ++skipped_;
+      continue;
+    }
+    total += starts;
+    cumulative_.push_back(total);
+    index_.push_back(i);
+  }
+  if (cumulative_.empty()) {
+    throw Error("no training file is longer than output_length + 1 = " +
+                std::to_string(output_length + 1) + " samples; lower --output-length");
+  }
+}
+
+void CropSampler::sample(std::mt19937_64& rng, int batch, int64_t* crops,
+                         int64_t* speakers) const {
+  std::uniform_int_distribution<int64_t> pick(0, cumulative_.back() - 1);
+  for (int b = 0; b < batch; ++b) {
+    const int64_t r = pick(rng);
+    const size_t k = std::upper_bound(cumulative_.begin(), cumulative_.end(), r) -
+                     cumulative_.begin();
+    const Sequence& seq = sequences_[index_[k]];
+    const int64_t start = r - (k ? cumulative_[k - 1] : 0) - pad_;  // may be negative
+    int64_t* out = crops + b * crop_length_;
+    for (int64_t i = 0; i < crop_length_; ++i) {
+      out[i] = start + i < 0 ? silence_ : seq.ids[start + i];
+    }
+    speakers[b] = seq.speaker;
+  }
+}
+
+}  // namespace fastwave::train

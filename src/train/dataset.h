@@ -1,0 +1,60 @@
+// Training data: a dataset directory with metadata.csv (speaker, gender, engine, voice,
+// split, path, seconds, text; path relative to the directory), loaded as µ-law ids.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fastwave/config.h"
+
+namespace fastwave::train {
+
+struct Utterance {
+  std::string speaker;
+  std::string split;  // train, valid or test
+  std::string path;   // absolute, or relative to the working directory
+};
+
+// Throws fastwave::Error for a missing directory or file, a missing column or a bad row.
+std::vector<Utterance> read_metadata(const std::string& dataset_dir);
+
+// Distinct speaker names, sorted (numerically when all are integers); speaker id = index.
+std::vector<std::string> speaker_names(const std::vector<Utterance>& rows);
+
+struct Sequence {
+  std::vector<uint16_t> ids;
+  int speaker = 0;  // index into speaker_names(); 0 without global conditioning
+};
+
+// Reads the audio of one split (resampled to config.sample_rate) as µ-law ids, with
+// `threads` readers. Stops after `max_seconds` of audio (0 = all), cutting the last file,
+// so that a huge valid split cannot make validation slow. Throws if the split is empty.
+std::vector<Sequence> load_split(const std::vector<Utterance>& rows, const std::string& split,
+                                 const ModelConfig& config,
+                                 const std::vector<std::string>& speakers, double max_seconds,
+                                 int threads);
+
+// Draws training crops of receptive_field + output_length ids uniformly over every
+// position of every sequence. Each sequence counts as preceded by receptive_field - 1
+// silence ids, so crops also cover beginnings, as generation from silence does, and the
+// targets are exactly ids 1..n-1 of each sequence, the positions `fastwave eval` scores.
+class CropSampler {
+ public:
+  CropSampler(const std::vector<Sequence>& sequences, const ModelConfig& config,
+              int64_t output_length);
+  int64_t crop_length() const { return crop_length_; }
+  int64_t skipped() const { return skipped_; }  // sequences too short for one crop
+  // Fills crops [batch][crop_length] and speakers [batch].
+  void sample(std::mt19937_64& rng, int batch, int64_t* crops, int64_t* speakers) const;
+
+ private:
+  const std::vector<Sequence>& sequences_;
+  int64_t pad_, crop_length_, skipped_ = 0;
+  int silence_;
+  std::vector<int64_t> cumulative_;  // crop starts in sequences 0..i inclusive
+  std::vector<size_t> index_;        // sequence behind each entry of cumulative_
+};
+
+}  // namespace fastwave::train

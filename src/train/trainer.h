@@ -1,0 +1,56 @@
+// `fastwave train`: the training loop, free of libtorch types so that the CLI compiles
+// without <torch/torch.h>.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fastwave/config.h"
+
+namespace fastwave::train {
+
+struct TrainOptions {
+  std::string data_dir;        // dataset directory with metadata.csv
+  std::string output;          // model file; rewritten with every new best validation NLL
+  std::string checkpoint_dir;  // empty: OUTPUT without extension + ".ckpt"
+  ModelConfig config;
+  // Global conditioning on the metadata's speakers: sets config.speakers to their count
+  // (and global_channels to 16 if unset) and writes the id -> name list beside the
+  // output as OUTPUT-without-extension + ".speakers.json".
+  bool speakers_from_metadata = false;
+
+  int64_t steps = 100000;
+  int batch = 2;
+  // Targets per crop. Long crops spend the receptive field (4093 samples by default)
+  // of context on many targets instead of pytorch-wavenet's 1024.
+  int64_t output_length = 8192;
+  double lr = 1e-3;
+  int64_t warmup_steps = 500;    // linear warm-up, then cosine decay to lr * min_lr_ratio
+  double min_lr_ratio = 0.05;
+  double clip_norm = 1.0;        // global gradient-norm clipping
+  bool bf16 = false;             // bfloat16 autocast for the training forward/backward
+  int64_t valid_every = 1000;    // validation and checkpoint interval, in steps
+  double valid_seconds = 60;     // audio of the valid split scored (0 = all)
+  bool resume = false;
+  uint64_t seed = 1;
+  int threads = 2;
+  double max_minutes = 0;        // 0 = no limit; otherwise stop cleanly (validate, save)
+  int64_t stop_after_step = 0;   // for tests: stop as if interrupted after this step
+  bool quiet = false;            // no progress lines
+};
+
+struct TrainResult {
+  int64_t step = 0;                    // steps done in total, including resumed ones
+  double best_valid_bits = 0;          // best validation NLL, bits per sample
+  std::vector<float> losses;           // training loss of each step of this run, bits
+};
+
+// Trains, checkpoints and exports; throws fastwave::Error for bad input.
+TrainResult train(const TrainOptions& options);
+
+// Times `steps` training steps (after one warm-up step) of options.config on random ids
+// with options.batch and options.output_length; returns target samples per second.
+double benchmark(const TrainOptions& options, int steps);
+
+}  // namespace fastwave::train
