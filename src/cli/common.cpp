@@ -7,15 +7,16 @@
 
 namespace fastwave::cli {
 
-std::string resolve_model_path(const std::string& flag) {
+std::string resolve_model_path(const std::string& flag, bool wants_speaker) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("FASTWAVE_MODEL"); env && *env) return env;
-  for (const char* dir : {FASTWAVE_SOURCE_MODELS_DIR, FASTWAVE_BUILD_MODELS_DIR}) {
-    const std::filesystem::path candidate = std::filesystem::path(dir) / "default.fwm";
-    if (std::filesystem::exists(candidate)) return candidate.string();
-  }
-  throw Error("no model given (-m) and no default model found in " FASTWAVE_SOURCE_MODELS_DIR
-              " or " FASTWAVE_BUILD_MODELS_DIR "; build the 'default_model' target");
+  namespace fs = std::filesystem;
+  const fs::path shipped(FASTWAVE_SOURCE_MODELS_DIR);
+  if (wants_speaker && fs::exists(shipped / "speech.fwm")) return (shipped / "speech.fwm").string();
+  if (fs::exists(shipped / "violin.fwm")) return (shipped / "violin.fwm").string();
+  const fs::path placeholder = fs::path(FASTWAVE_BUILD_MODELS_DIR) / "default.fwm";
+  if (fs::exists(placeholder)) return placeholder.string();
+  throw Error("no model given (-m) and no shipped model in " FASTWAVE_SOURCE_MODELS_DIR);
 }
 
 Conditioning load_conditioning(const ModelConfig& config, int speaker, const std::string& local_features) {

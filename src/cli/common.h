@@ -8,8 +8,10 @@
 
 namespace fastwave::cli {
 
-// -m MODEL if given, else $FASTWAVE_MODEL, else the shipped default model.
-std::string resolve_model_path(const std::string& flag);
+// -m MODEL if given, else $FASTWAVE_MODEL, else a shipped model: models/speech.fwm when a
+// speaker is asked for, models/violin.fwm otherwise (the build's random-init placeholder
+// if models/ has neither).
+std::string resolve_model_path(const std::string& flag, bool wants_speaker = false);
 
 // Conditioning from --speaker and --local-features (a [frames, channels] .npy).
 Conditioning load_conditioning(const ModelConfig& config, int speaker, const std::string& local_features);

@@ -68,7 +68,7 @@ void add_eval_command(CLI::App& app) {
     if (o->wav.empty() && o->ids.empty() && o->dir.empty()) throw Error("give the audio with --wav FILE, --ids FILE or --dir DIR");
     if (!o->dir.empty() && !o->logits_out.empty()) throw Error("--logits-out takes a single --wav or --ids input");
     const auto t0 = std::chrono::steady_clock::now();
-    const Model model = Model::load(resolve_model_path(o->model));
+    const Model model = Model::load(resolve_model_path(o->model, o->speaker >= 0));
     const ModelConfig& c = model.config();
     std::optional<Model> reference;
     if (!o->ref.empty()) {

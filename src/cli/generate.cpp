@@ -44,7 +44,7 @@ void add_generate_command(CLI::App& app) {
   cmd->add_flag("-q,--quiet", o->quiet, "No progress output");
 
   cmd->callback([o] {
-    const std::string path = resolve_model_path(o->model);
+    const std::string path = resolve_model_path(o->model, o->speaker >= 0);
     const Model model = Model::load(path);
     const ModelConfig& c = model.config();
     GenerateOptions options;
