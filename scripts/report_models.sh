@@ -29,12 +29,13 @@ $fw eval -m models/violin.fwm --dir data/realspeech | grep TOTAL | sed "s/^/  vi
 
 echo "== quantization fidelity (held-out test audio; int8-static calibrated on the valid split)"
 for name in violin speech; do
-  speaker=""; test_dir=data/violin/test; calib=data/violin/valid
-  if [ "$name" = speech ]; then speaker="--speaker 0"; test_dir=data/speech/test/0; calib=data/speech/valid/0; fi
+  # violin: the first 30 s of the test rendering; speech: speaker 0, the first 4 s of each test file.
+  speaker=""; test_dir=data/violin/test; calib=data/violin/valid; limit=30
+  if [ "$name" = speech ]; then speaker="--speaker 0"; test_dir=data/speech/test/0; calib=data/speech/valid/0; limit=4; fi
   for scheme in bf16 int8-dynamic int8-static int4; do
     q="$out/$name.$scheme.fwm"
     $fw quantize "models/$name.fwm" -o "$q" --scheme "$scheme" --calib "$calib" $speaker | tail -1 | sed "s/^/$name $scheme: /"
-    $fw eval -m "$q" --ref "models/$name.fwm" --dir "$test_dir" $speaker --json "$out/$name.$scheme.fidelity.json" |
+    $fw eval -m "$q" --ref "models/$name.fwm" --dir "$test_dir" $speaker --max-seconds "$limit" --json "$out/$name.$scheme.fidelity.json" |
       grep TOTAL | sed "s/^/$name $scheme: /"
   done
 done

@@ -1,5 +1,6 @@
 // fastwave eval: teacher-forced NLL of audio under a model and, with --ref, how far the
 // model (a quantized one, say) is from a reference model: KL, top-1 agreement, NLL change.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -46,6 +47,7 @@ void add_eval_command(CLI::App& app) {
     std::string model, ref, wav, ids, dir, logits_out, local_features, json, csv;
     int speaker = -1;
     int threads = 0;
+    double max_seconds = 0;
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("-m,--model", o->model, "Model file (default: the shipped default model)");
@@ -61,6 +63,8 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--local-features", o->local_features, "Local conditioning features, a [frames, channels] float32 .npy")
       ->check(CLI::ExistingFile);
   cmd->add_option("--threads", o->threads, "Worker threads (default: all cores)")->check(CLI::Range(0, 256));
+  cmd->add_option("--max-seconds", o->max_seconds, "Score at most the first S seconds of each file")
+      ->check(CLI::Range(0.001, 1e6));
   cmd->add_option("--json", o->json, "Also write per-file and total results as JSON");
   cmd->add_option("--csv", o->csv, "Also write per-file and total results as CSV");
 
@@ -86,8 +90,9 @@ void add_eval_command(CLI::App& app) {
     int64_t total_positions = 0;
     double audio_seconds = 0;
     for (const auto& input : inputs) {
-      const std::vector<int> ids = o->ids.empty() ? mulaw_encode(read_audio(input, c.sample_rate), c.classes)
-                                                  : read_ids(input, c.classes);
+      std::vector<int> ids = o->ids.empty() ? mulaw_encode(read_audio(input, c.sample_rate), c.classes)
+                                            : read_ids(input, c.classes);
+      if (o->max_seconds > 0) ids.resize(std::min(ids.size(), size_t(std::max(2.0, o->max_seconds * c.sample_rate))));
       audio_seconds += double(ids.size()) / c.sample_rate;
       const std::vector<float> logits = teacher_forced_logits(model, ids, conditioning, threads);
       FileResult r{input, {}};
