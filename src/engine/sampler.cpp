@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "fastwave/generator.h"
+#include "kernels/kernels.h"
 
 namespace fastwave {
 
@@ -17,12 +18,10 @@ int sample_id(std::span<const float> logits, float temperature, double uniform01
   // Inverse CDF of softmax(logits / temperature): one exp per class, sums in double.
   thread_local std::vector<float> weights;
   weights.resize(logits.size());
-  const float inverse_temperature = 1.0f / temperature;
+  kernels::active_kernels().scaled_exp(logits.data(), int(logits.size()), logits[best], 1.0f / temperature,
+                                       weights.data());
   double total = 0;
-  for (size_t i = 0; i < logits.size(); ++i) {
-    weights[i] = std::exp((logits[i] - logits[best]) * inverse_temperature);
-    total += weights[i];
-  }
+  for (float w : weights) total += w;
   const double target = uniform01 * total;
   double cumulative = 0;
   for (size_t i = 0; i < logits.size(); ++i) {

@@ -93,6 +93,9 @@ struct KernelTable {
   // z[i] = tanh(pre[i]) * sigmoid(pre[channels + i]): WaveNet's gated activation.
   void (*gated_activation)(const float* pre, int channels, float* z);
 
+  // out[i] = exp((x[i] - shift) * scale): softmax weights for sampling.
+  void (*scaled_exp)(const float* x, int n, float shift, float scale, float* out);
+
   // x[0..n) rounded to bfloat16 (to nearest even), zero-padded to n_padded.
   void (*convert_bf16)(const float* x, int n, int n_padded, uint16_t* out);
   // y = W x + bias with bf16 W and bf16 x, products summed in float.

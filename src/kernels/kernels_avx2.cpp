@@ -106,6 +106,18 @@ void gemm_f32_avx2(const PackedView& w, const float* x, int ldx, int count, floa
   for (; n < count; ++n) gemm_rows<1>(w, x + size_t(n) * ldx, ldx, y + size_t(n) * ldy, ldy);
 }
 
+void scaled_exp_avx2(const float* x, int n, float shift, float scale, float* out) {
+  const __m256 s = _mm256_set1_ps(scale), m = _mm256_set1_ps(shift);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, exp_avx2(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m), s)));
+  if (i < n) {
+    alignas(32) float in[8] = {}, result[8];
+    for (int j = i; j < n; ++j) in[j - i] = x[j];
+    _mm256_store_ps(result, exp_avx2(_mm256_mul_ps(_mm256_sub_ps(_mm256_load_ps(in), m), s)));
+    for (int j = i; j < n; ++j) out[j] = result[j - i];
+  }
+}
+
 void convert_bf16_avx2(const float* x, int n, int n_padded, uint16_t* out) {
   for (int c = 0; c < n_padded; ++c) {  // cheap next to the GEMV; matches the reference exactly
     uint32_t bits = 0;
@@ -256,7 +268,7 @@ void gemm_int4_avx2(const Int4View& w, const uint8_t* x, int ldx, const float* x
 }  // namespace
 
 const KernelTable* avx2_kernels() {
-  static const KernelTable table{"avx2",           gemm_f32_avx2,    gated_activation_avx2, convert_bf16_avx2,
+  static const KernelTable table{"avx2",           gemm_f32_avx2,    gated_activation_avx2, scaled_exp_avx2, convert_bf16_avx2,
                                  gemm_bf16_avx2,   quantize_u8_avx2, gemm_int8_avx2,        gemm_int4_avx2};
   return cpu_features().avx2_fma ? &table : nullptr;
 }

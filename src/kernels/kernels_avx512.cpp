@@ -109,6 +109,14 @@ void gemm_f32_avx512(const PackedView& w, const float* x, int ldx, int count, fl
   for (; n < count; ++n) gemm_rows<1, 4>(w, x + size_t(n) * ldx, ldx, y + size_t(n) * ldy, ldy);
 }
 
+void scaled_exp_avx512(const float* x, int n, float shift, float scale, float* out) {
+  const __m512 s = _mm512_set1_ps(scale), m = _mm512_set1_ps(shift);
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 k = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(out + i, k, exp_avx512(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m), s)));
+  }
+}
+
 // Integer bit manipulation, so the rounding is exactly the reference's (see convert_bf16_ref).
 void convert_bf16_avx512(const float* x, int n, int n_padded, uint16_t* out) {
   const __m512i exponent = _mm512_set1_epi32(0x7F800000), sign = _mm512_set1_epi32(int(0x80000000u));
@@ -309,6 +317,7 @@ const KernelTable* avx512_kernels() {
     static const KernelTable t{"avx512",
                                gemm_f32_avx512,
                                gated_activation_avx512,
+                               scaled_exp_avx512,
                                convert_bf16_avx512,
                                f.avx512_bf16 ? gemm_bf16_avx512 : avx2->gemm_bf16,
                                quantize_u8_avx512,

@@ -25,6 +25,10 @@ void gated_activation_ref(const float* pre, int channels, float* z) {
   }
 }
 
+void scaled_exp_ref(const float* x, int n, float shift, float scale, float* out) {
+  for (int i = 0; i < n; ++i) out[i] = std::exp((x[i] - shift) * scale);
+}
+
 float bf16_to_float(uint16_t b) {
   const uint32_t bits = uint32_t(b) << 16;
   float f;
@@ -116,7 +120,7 @@ void gemm_int4_ref(const Int4View& w, const uint8_t* x, int ldx, const float* x_
 }  // namespace
 
 const KernelTable& reference_kernels() {
-  static const KernelTable table{"ref",          gemm_f32_ref,  gated_activation_ref, convert_bf16_ref,
+  static const KernelTable table{"ref",          gemm_f32_ref,  gated_activation_ref, scaled_exp_ref, convert_bf16_ref,
                                  gemm_bf16_ref,  quantize_u8_ref, gemm_int8_ref,      gemm_int4_ref};
   return table;
 }

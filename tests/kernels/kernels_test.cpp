@@ -81,5 +81,20 @@ TEST(Kernels, GatedActivationMatchesReference) {
   }
 }
 
+TEST(Kernels, ScaledExpMatchesReference) {
+  std::mt19937 rng(9);
+  const auto& ref = reference_kernels();
+  for (const auto* table : available_kernels()) {
+    for (int n : {1, 7, 8, 15, 16, 17, 256, 257}) {
+      auto x = random_values(n, rng, 30.0f);
+      x[0] = -1e4f;  // underflows to zero, never NaN
+      std::vector<float> expected(n), actual(n);
+      ref.scaled_exp(x.data(), n, 5.0f, 0.7f, expected.data());
+      table->scaled_exp(x.data(), n, 5.0f, 0.7f, actual.data());
+      for (int i = 0; i < n; ++i) ASSERT_NEAR(actual[i], expected[i], 1e-6 * expected[i] + 1e-30) << table->name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace fastwave::kernels
