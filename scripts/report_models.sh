@@ -34,7 +34,7 @@ for name in violin speech; do
   if [ "$name" = speech ]; then speaker="--speaker 0"; test_dir=data/speech/test/0; calib=data/speech/valid/0; limit=4; fi
   for scheme in bf16 int8-dynamic int8-static int4; do
     q="$out/$name.$scheme.fwm"
-    $fw quantize "models/$name.fwm" -o "$q" --scheme "$scheme" --calib "$calib" $speaker | tail -1 | sed "s/^/$name $scheme: /"
+    $fw quantize "models/$name.fwm" -o "$q" --scheme "$scheme" --calib "$calib" --calib-seconds 10 $speaker | tail -1 | sed "s/^/$name $scheme: /"
     $fw eval -m "$q" --ref "models/$name.fwm" --dir "$test_dir" $speaker --max-seconds "$limit" --json "$out/$name.$scheme.fidelity.json" |
       grep TOTAL | sed "s/^/$name $scheme: /"
   done

@@ -42,7 +42,7 @@ void apply_layer_scheme(const std::string& spec, QuantizeOptions& options) {
 void add_quantize_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("quantize", "Quantize a float model (bf16, int8-dynamic, int8-static, int4)");
   struct Options {
-    std::string in, out, scheme = "int8-dynamic", calib, method = "mse";
+    std::string in, out, scheme = "int8-dynamic", calib, method = "minmax";
     std::vector<std::string> layer_schemes;
     int group_size = 32, speaker = -1;
     double percentile = 99.99, calib_seconds = 60;
