@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -7,14 +8,18 @@
 
 namespace fastwave::kernels {
 
-void AlignedFree::operator()(float* p) const { std::free(p); }
+void AlignedFree::operator()(void* p) const { std::free(p); }
 
-AlignedFloats allocate_floats(size_t count) {
-  const size_t bytes = (std::max<size_t>(count, 1) * sizeof(float) + 63) / 64 * 64;
-  auto* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+void* allocate_aligned(size_t bytes) {
+  bytes = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, bytes);
   if (!p) throw std::bad_alloc();
   std::memset(p, 0, bytes);
-  return AlignedFloats(p);
+  return p;
+}
+
+AlignedFloats allocate_floats(size_t count) {
+  return AlignedFloats(static_cast<float*>(allocate_aligned(count * sizeof(float))));
 }
 
 PackedMatrix::PackedMatrix(int rows, int cols, std::span<const float> row_major,

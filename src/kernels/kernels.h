@@ -19,11 +19,15 @@ namespace fastwave::kernels {
 // reductions, which suits the short reductions (32..1280) of WaveNet layers.
 inline constexpr int kPanelRows = 16;
 
-// 64-byte aligned float storage, so panels start on cache lines.
+// 64-byte aligned storage, so panels start on cache lines.
 struct AlignedFree {
-  void operator()(float* p) const;
+  void operator()(void* p) const;
 };
-using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
+template <typename T>
+using AlignedArray = std::unique_ptr<T[], AlignedFree>;
+using AlignedFloats = AlignedArray<float>;
+// Zeroed, 64-byte aligned, rounded up to whole cache lines; throws std::bad_alloc.
+void* allocate_aligned(size_t bytes);
 AlignedFloats allocate_floats(size_t count);
 
 // What a kernel sees of a PackedMatrix. A plain struct with no member functions: the ISA

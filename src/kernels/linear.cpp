@@ -10,16 +10,6 @@
 
 namespace fastwave::kernels {
 
-void Linear::Free::operator()(void* p) const { std::free(p); }
-
-Linear::Buffer Linear::allocate(size_t bytes) {
-  bytes = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-  auto* p = static_cast<uint8_t*>(std::aligned_alloc(64, bytes));
-  if (!p) throw std::bad_alloc();
-  std::memset(p, 0, bytes);
-  return Buffer(p);
-}
-
 namespace {
 
 void check_sizes(int rows, int cols, size_t weights, std::span<const float> bias) {

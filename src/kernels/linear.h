@@ -46,11 +46,8 @@ class Linear {
   int padded_cols() const;
 
  private:
-  struct Free {
-    void operator()(void* p) const;
-  };
-  using Buffer = std::unique_ptr<uint8_t[], Free>;
-  static Buffer allocate(size_t bytes);
+  using Buffer = AlignedArray<uint8_t>;
+  static Buffer allocate(size_t bytes) { return Buffer(static_cast<uint8_t*>(allocate_aligned(bytes))); }
   int panels() const { return (rows_ + kPanelRows - 1) / kPanelRows; }
 
   WeightFormat format_ = WeightFormat::kF32;
