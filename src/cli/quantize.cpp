@@ -72,11 +72,10 @@ void add_quantize_command(CLI::App& app) {
     options.method = parse_calibration_method(o->method);
     options.percentile = o->percentile;
     options.threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    // Only int8-static reads audio; quantize() itself rejects a static scheme without it.
     bool needs_calibration = false;
     for (Scheme s : resolve_schemes(c, options)) needs_calibration |= s == Scheme::kInt8Static;
-    if (needs_calibration && o->calib.empty()) throw Error("int8-static needs calibration audio: add --calib FILE_OR_DIR");
-    if (!o->calib.empty()) {
-      if (model.is_quantized()) throw Error("the model is already quantized; quantize its float original instead");
+    if (needs_calibration && !o->calib.empty() && !model.is_quantized()) {
       const Conditioning conditioning = load_conditioning(c, o->speaker, "");
       double seconds = 0;
       for (const auto& file : audio_files(o->calib)) {
