@@ -55,6 +55,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--valid-seconds", t.valid_seconds, "Seconds of the valid split scored (0 = all)")
       ->capture_default_str();
   cmd->add_option("--checkpoint-dir", t.checkpoint_dir, "Checkpoint directory (default: OUTPUT.ckpt)");
+  cmd->add_option("--init-from", t.init_from,
+                  "Start from this float model (its config; a fresh optimizer); the model is "
+                  "only replaced when validation beats it");
   cmd->add_flag("--resume", t.resume, "Continue from the checkpoint in the checkpoint directory");
   cmd->add_option("--seed", t.seed, "Random seed (initial weights, crops)")->capture_default_str();
   cmd->add_option("--threads", t.threads, "Torch threads")->capture_default_str();

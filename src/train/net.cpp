@@ -128,4 +128,19 @@ Model NetImpl::to_model() const {
   return Model(config_, std::move(tensors));
 }
 
+void NetImpl::load_from(const Model& model) {
+  if (model.is_quantized()) throw Error("cannot train from a quantized model");
+  if (model.config().to_json() != config_.to_json()) {
+    throw Error("the model's config differs from the one being trained: " +
+                model.config().to_json());
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& p : named_parameters()) {
+    if (!p.value().defined()) continue;
+    const auto values = model.weights(p.key());
+    p.value().copy_(torch::from_blob(const_cast<float*>(values.data()), p.value().sizes(),
+                                     torch::kFloat32));
+  }
+}
+
 }  // namespace fastwave::train

@@ -30,6 +30,9 @@ class NetImpl : public torch::nn::Module {
   const ModelConfig& config() const { return config_; }
   // Copies every parameter into a fastwave::Model (which checks names and shapes).
   Model to_model() const;
+  // Copies a float model's tensors into the parameters (same config); throws
+  // fastwave::Error for a quantized model or a config that differs.
+  void load_from(const Model& model);
 
  private:
   ModelConfig config_;

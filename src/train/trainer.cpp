@@ -204,6 +204,7 @@ fs::path sibling(const std::string& output, const std::string& suffix) {
 }
 
 struct Data {
+  Model init;  // the --init-from model, if any
   ModelConfig config;
   std::vector<std::string> speakers;  // id -> name, with global conditioning
   std::vector<Sequence> train, valid;
@@ -214,7 +215,11 @@ Data load_data(const TrainOptions& options) {
   const auto rows = read_metadata(options.data_dir);
   Data d;
   d.config = options.config;
-  if (options.speakers_from_metadata) {
+  if (!options.init_from.empty()) {
+    d.init = Model::load(options.init_from);
+    d.config = d.init.config();
+  }
+  if (options.speakers_from_metadata && options.init_from.empty()) {
     d.speakers = speaker_names(rows);
     d.config.speakers = int(d.speakers.size());
     if (d.config.global_channels == 0) d.config.global_channels = 16;
@@ -282,6 +287,13 @@ TrainResult train(const TrainOptions& options) {
     if (!options.quiet) std::fprintf(stderr, "resuming at step %lld\n", (long long)state.step);
   } else if (fs::exists(last)) {
     throw Error(last.string() + " exists; pass --resume or another --checkpoint-dir");
+  } else if (!options.init_from.empty()) {
+    net->load_from(data.init);
+    state.best_valid_bits = validate(net, data.valid);
+    if (!options.quiet) {
+      std::fprintf(stderr, "from %s: valid %.4f bits/sample\n", options.init_from.c_str(),
+                   state.best_valid_bits);
+    }
   }
 
   TrainResult result;

@@ -19,6 +19,10 @@ struct TrainOptions {
   // (and global_channels to 16 if unset) and writes the id -> name list beside the
   // output as OUTPUT-without-extension + ".speakers.json".
   bool speakers_from_metadata = false;
+  // Start from this float model's weights and config (config flags are then ignored) with
+  // a fresh optimizer; its validation NLL is the best to beat, so a worse model is never
+  // exported over it. Ignored when resuming, where the checkpoint has the weights.
+  std::string init_from;
 
   int64_t steps = 100000;
   int batch = 2;
