@@ -13,6 +13,7 @@ void add_generate_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
 #ifdef FASTWAVE_WITH_TRAINING
 void add_train_command(CLI::App& app);
 #endif

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   fastwave::cli::add_eval_command(app);
   fastwave::cli::add_quantize_command(app);
   fastwave::cli::add_bench_command(app);
+  fastwave::cli::add_compare_command(app);
 #ifdef FASTWAVE_WITH_TRAINING
   fastwave::cli::add_train_command(app);
 #endif

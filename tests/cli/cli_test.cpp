@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 
 #include "../test_util.h"
@@ -63,6 +64,24 @@ TEST_F(Cli, GeneratesAPlayableWavAndIds) {
                     " -n 800 --seed 3 --method naive --ids-out " + dir_.file("naive.txt"),
                 dir_).exit_code, 0);
   EXPECT_EQ(read_ids(dir_.file("naive.txt"), 64), ids);
+}
+
+TEST_F(Cli, CompareReportsTheFrechetDistanceAndStatistics) {
+  std::vector<float> tone(16000), other(16000);
+  for (size_t i = 0; i < tone.size(); ++i) {
+    tone[i] = 0.5f * std::sin(0.1f * float(i));
+    other[i] = 0.5f * std::sin(0.13f * float(i));
+  }
+  write_wav(dir_.file("a.wav"), tone, 16000);
+  write_wav(dir_.file("b.wav"), other, 16000);
+  const CliRun r = run_cli("compare " + dir_.file("a.wav") + " --ref " + dir_.file("b.wav") +
+                               " --json " + dir_.file("q.json"), dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("log-mel Frechet distance"), std::string::npos) << r.out;
+  const auto json = testing::read_bytes(dir_.file("q.json"));
+  EXPECT_NE(std::string(json.begin(), json.end()).find("\"voiced_fraction\": 1.0"), std::string::npos);
+  expect_failure("compare " + dir_.file("a.wav") + " --ref " + dir_.file("missing.wav"), "missing.wav");
+  expect_failure("compare " + dir_.file("a.wav") + " --ref " + dir_.file("a.wav") + " --mels 0", "mel");
 }
 
 TEST_F(Cli, EvalPrintsNllAndWritesLogits) {
