@@ -7,4 +7,5 @@
 #include "fastwave/evaluate.h"
 #include "fastwave/generator.h"
 #include "fastwave/model.h"
+#include "fastwave/network.h"
 #include "fastwave/quantize.h"

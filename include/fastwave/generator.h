@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fastwave/model.h"
+#include "fastwave/network.h"
 
 namespace fastwave {
 
@@ -44,6 +45,11 @@ class Generator {
   virtual std::span<const float> feed(std::span<const int> ids);
 };
 
+// A generator is per-stream state over a shared Network: make many from one network
+// to run many streams over one copy of the weights.
+std::unique_ptr<Generator> make_generator(std::shared_ptr<const Network> network, Method method,
+                                          const Conditioning& conditioning = {});
+// Builds a private Network for this one generator.
 std::unique_ptr<Generator> make_generator(const Model& model, Method method,
                                           const Conditioning& conditioning = {});
 
@@ -73,5 +79,28 @@ struct GenerateOptions {
 // Feeds the prime, then samples `samples` new ids; returns only the new ids.
 std::vector<int> generate(Generator& generator, const ModelConfig& config,
                           const GenerateOptions& options);
+
+// One of several streams generated together.
+struct StreamRequest {
+  Conditioning conditioning;
+  std::vector<int> prime;  // ids fed before generating; empty = one silence id
+  int64_t samples = 16000;
+  float temperature = 1.0f;
+  uint64_t seed = 0;
+};
+
+struct StreamsOptions {
+  int threads = 1;  // threads split the streams; each steps its share as one batch
+  // Called now and then with (samples done, samples in all) from one thread; may be empty.
+  std::function<void(int64_t, int64_t)> progress;
+};
+
+// Generates every stream with the fast method, stepping them together so that each weight
+// is loaded once per step for all of them. Stream b's ids are those generate() gives for
+// it alone on a fast generator (exactly for integer schemes; float schemes may round the
+// batched products differently). Streams may differ in every field of StreamRequest.
+std::vector<std::vector<int>> generate_streams(const Network& network,
+                                               std::span<const StreamRequest> streams,
+                                               const StreamsOptions& options = {});
 
 }  // namespace fastwave

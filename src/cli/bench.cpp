@@ -10,8 +10,6 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "engine/generators.h"
-#include "engine/packed_model.h"
 
 namespace fastwave::cli {
 namespace {
@@ -25,51 +23,39 @@ double cpu_seconds() {
 struct Measurement {
   std::string scheme, isa, method;
   size_t weight_bytes = 0;
-  int64_t samples = 0;
-  int runs = 0;
-  double mean = 0, sd = 0, cpu_use = 0;  // samples/s, and CPU seconds per wall second
+  int64_t samples = 0;  // per stream
+  int streams = 1, threads = 1, runs = 0;
+  double mean = 0, sd = 0, cpu_use = 0;  // aggregate samples/s, and CPU seconds per wall second
 };
 
-Measurement measure(const Model& model, const kernels::KernelTable& k, Method method, int64_t samples, int warmup,
-                    int runs) {
-  const Conditioning conditioning = [&] {
-    Conditioning cond;
-    const ModelConfig& c = model.config();
-    if (c.has_global()) cond.speaker = 0;
-    if (c.has_local()) {
-      cond.local_frames = static_cast<int>(samples / c.local_hop + 2);
-      cond.local_features.assign(size_t(cond.local_frames) * c.local_channels, 0.1f);
-    }
-    return cond;
-  }();
-  auto generator = method == Method::kFast ? make_fast_generator(model, conditioning, k)
-                                           : make_naive_generator(model, conditioning, k);
-  // Timing starts one receptive field in, where every sample costs what it will for the
-  // rest of a long generation (the naive method's window is then full).
-  const int receptive_field = model.config().receptive_field();
-  GenerateOptions options;
-  options.samples = samples;
-  options.prime = {model.config().classes / 2};
+Conditioning bench_conditioning(const ModelConfig& c, int64_t samples) {
+  Conditioning cond;
+  if (c.has_global()) cond.speaker = 0;
+  if (c.has_local()) {
+    cond.local_frames = static_cast<int>(samples / c.local_hop + 2);
+    cond.local_features.assign(size_t(cond.local_frames) * c.local_channels, 0.1f);
+  }
+  return cond;
+}
+
+// Times `runs` generations after `warmup` untimed ones; `generate_once(run)` returns the
+// samples it made.
+template <typename Run>
+Measurement time_runs(int warmup, int runs, Run generate_once) {
   std::vector<double> rates;
   double wall_total = 0, cpu_total = 0;
   for (int run = 0; run < warmup + runs; ++run) {
-    generator->reset();
-    generator->feed(std::vector<int>(receptive_field - 1, model.config().classes / 2));
-    options.seed = run;
     const double cpu0 = cpu_seconds();
     const auto t0 = std::chrono::steady_clock::now();
-    generate(*generator, model.config(), options);
+    const int64_t made = generate_once(run);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (run >= warmup) {
-      rates.push_back(samples / wall);
+      rates.push_back(double(made) / wall);
       wall_total += wall;
       cpu_total += cpu_seconds() - cpu0;
     }
   }
   Measurement m;
-  m.isa = k.name;
-  m.method = method == Method::kFast ? "fast" : "naive";
-  m.samples = samples;
   m.runs = runs;
   for (double r : rates) m.mean += r / runs;
   for (double r : rates) m.sd += (r - m.mean) * (r - m.mean) / std::max(1, runs - 1);
@@ -78,6 +64,45 @@ Measurement measure(const Model& model, const kernels::KernelTable& k, Method me
   return m;
 }
 
+// The naive method, timed from one receptive field in, where its window is full and every
+// sample costs what it will for the rest of a long generation.
+Measurement measure_naive(const std::shared_ptr<const Network>& network, int64_t samples, int warmup, int runs) {
+  const ModelConfig& c = network->config();
+  auto generator = make_generator(network, Method::kNaive, bench_conditioning(c, samples + c.receptive_field()));
+  GenerateOptions options;
+  options.samples = samples;
+  options.prime = {c.classes / 2};
+  Measurement m = time_runs(warmup, runs, [&](int run) {
+    generator->reset();
+    generator->feed(std::vector<int>(c.receptive_field() - 1, c.classes / 2));
+    options.seed = run;
+    generate(*generator, c, options);
+    return samples;
+  });
+  m.method = "naive";
+  return m;
+}
+
+// The fast method: `streams` streams of `samples` each, stepped together over one network
+// by `threads` threads (the cost of a step does not depend on the position).
+Measurement measure_fast(const Network& network, int64_t samples, int streams, int threads, int warmup, int runs) {
+  std::vector<StreamRequest> requests(streams);
+  for (int b = 0; b < streams; ++b) {
+    requests[b].samples = samples;
+    requests[b].conditioning = bench_conditioning(network.config(), samples);
+  }
+  StreamsOptions options;
+  options.threads = threads;
+  Measurement m = time_runs(warmup, runs, [&](int run) {
+    for (int b = 0; b < streams; ++b) requests[b].seed = uint64_t(run) * 1000 + b;
+    generate_streams(network, requests, options);
+    return samples * streams;
+  });
+  m.method = "fast";
+  m.streams = streams;
+  m.threads = threads;
+  return m;
+}
 
 // The model in each requested scheme: "stored" is the file as it is; others quantize it
 // in memory (int8-static calibrates on two seconds the float model generates itself:
@@ -113,64 +138,84 @@ std::vector<std::pair<std::string, Model>> models_for(const Model& model, const 
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "Measure generation speed per scheme, kernel ISA and method");
+  auto* cmd = app.add_subcommand("bench", "Measure generation speed per scheme, kernel ISA, method and stream count");
   struct Options {
     std::string model, json;
-    std::vector<std::string> schemes{"stored"}, isas;
+    std::vector<std::string> schemes{"stored"}, isas, methods{"fast"};
+    std::vector<int> streams{1};
     int64_t samples = 32000, naive_samples = 8;
-    int runs = 5, warmup = 1;
-    bool skip_naive = false;
+    int runs = 5, warmup = 1, threads = 1;
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("-m,--model", o->model, "Model file (default: the shipped default model)");
   cmd->add_option("--schemes", o->schemes, "Quantize in memory first: f32,bf16,int8-dynamic,int8-static,int4 (default: as stored)")
       ->delimiter(',');
-  cmd->add_option("--isa", o->isas, "Kernel ISAs to measure, e.g. avx512,avx2 (default: all this CPU runs)")->delimiter(',');
-  cmd->add_option("-n,--samples", o->samples, "Samples per fast run")->check(CLI::Range(int64_t{1}, int64_t{1} << 28))->capture_default_str();
-  cmd->add_option("--naive-samples", o->naive_samples, "Samples per naive run (it is slow)")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  cmd->add_option("--isa", o->isas, "Kernel ISAs to measure, e.g. avx512,avx2,ref or all (default: the best this CPU runs)")
+      ->delimiter(',');
+  cmd->add_option("--methods", o->methods, "fast and/or naive (naive is slow)")->delimiter(',')
+      ->check(CLI::IsMember({"fast", "naive"}))->capture_default_str();
+  cmd->add_option("--streams", o->streams, "Streams stepped together over one network, e.g. 1,8,64")
+      ->delimiter(',')->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Threads splitting the streams")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_option("-n,--samples", o->samples, "Samples per stream and fast run")->check(CLI::Range(int64_t{1}, int64_t{1} << 28))->capture_default_str();
+  cmd->add_option("--naive-samples", o->naive_samples, "Samples per naive run")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
   cmd->add_option("--runs", o->runs, "Timed runs")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "Untimed warm-up runs")->check(CLI::Range(0, 100))->capture_default_str();
-  cmd->add_flag("--skip-naive", o->skip_naive, "Only measure the fast method");
   cmd->add_option("--json", o->json, "Also write the results to this JSON file");
   cmd->callback([o] {
     const std::string path = resolve_model_path(o->model);
     const Model model = Model::load(path);
     const int rate = model.config().sample_rate;
-    std::vector<const kernels::KernelTable*> tables;
-    for (const auto* k : kernels::available_kernels()) {
-      if (o->isas.empty() || std::find(o->isas.begin(), o->isas.end(), k->name) != o->isas.end()) tables.push_back(k);
+    std::vector<std::string> isas;
+    for (const auto& name : available_isas()) {
+      const bool all = std::find(o->isas.begin(), o->isas.end(), "all") != o->isas.end();
+      if (all || std::find(o->isas.begin(), o->isas.end(), name) != o->isas.end()) isas.push_back(name);
     }
-    if (tables.empty()) throw Error("none of --isa runs on this CPU");
+    if (o->isas.empty()) isas = {available_isas().back()};
+    if (isas.empty()) throw Error("none of --isa runs on this CPU (it runs " + [] {
+      std::string names;
+      for (const auto& n : available_isas()) names += (names.empty() ? "" : ", ") + n;
+      return names;
+    }() + ")");
     const auto models = models_for(model, o->schemes);
-    std::printf("model %s, %lld parameters; %d timed runs after %d warm-up, 1 thread\n", path.c_str(),
+    std::printf("model %s, %lld parameters; %d timed runs after %d warm-up\n", path.c_str(),
                 static_cast<long long>(model.parameter_count()), o->runs, o->warmup);
-    std::printf("%-13s %-7s %-6s %10s %9s %24s %12s %6s\n", "scheme", "isa", "method", "weights", "samples",
-                "samples/s (mean ± sd)", "x real time", "cpu");
+    std::printf("%-13s %-7s %-6s %7s %7s %10s %9s %24s %12s %6s\n", "scheme", "isa", "method", "streams", "threads",
+                "weights", "samples", "samples/s (mean ± sd)", "x real time", "cpu");
     std::vector<Measurement> results;
+    auto record = [&](Measurement m, const std::string& scheme, const Network& network, int64_t samples) {
+      m.scheme = scheme;
+      m.isa = network.isa();
+      m.samples = samples;
+      m.weight_bytes = network.weight_bytes();
+      std::printf("%-13s %-7s %-6s %7d %7d %10s %9lld %14.1f ± %-7.1f %11.3fx %5.0f%%\n", m.scheme.c_str(),
+                  m.isa.c_str(), m.method.c_str(), m.streams, m.threads, format_bytes(double(m.weight_bytes)).c_str(),
+                  static_cast<long long>(m.samples), m.mean, m.sd, m.mean / rate, 100 * m.cpu_use);
+      std::fflush(stdout);
+      results.push_back(m);
+    };
     for (const auto& [scheme, m_model] : models) {
-      const PackedModel packed(m_model);
-      for (const auto* k : tables) {
-        for (Method method : {Method::kFast, Method::kNaive}) {
-          if (method == Method::kNaive && o->skip_naive) continue;
-          const int64_t n = method == Method::kFast ? o->samples : o->naive_samples;
-          Measurement m = measure(m_model, *k, method, n, o->warmup, o->runs);
-          m.scheme = scheme;
-          m.weight_bytes = packed.weight_bytes();
-          std::printf("%-13s %-7s %-6s %10s %9lld %14.1f ± %-7.1f %11.3fx %5.0f%%\n", m.scheme.c_str(), m.isa.c_str(),
-                      m.method.c_str(), format_bytes(double(m.weight_bytes)).c_str(), static_cast<long long>(m.samples),
-                      m.mean, m.sd, m.mean / rate, 100 * m.cpu_use);
-          std::fflush(stdout);
-          results.push_back(m);
+      for (const auto& isa : isas) {
+        const auto network = Network::build(m_model, isa);
+        for (const auto& method : o->methods) {
+          if (method == "naive") {
+            record(measure_naive(network, o->naive_samples, o->warmup, o->runs), scheme, *network, o->naive_samples);
+            continue;
+          }
+          for (int streams : o->streams) {
+            record(measure_fast(*network, o->samples, streams, o->threads, o->warmup, o->runs), scheme, *network,
+                   o->samples);
+          }
         }
       }
     }
     auto find = [&](const std::string& scheme, const std::string& isa, const std::string& method) -> const Measurement* {
-      for (const auto& m : results) if (m.scheme == scheme && m.isa == isa && m.method == method) return &m;
+      for (const auto& m : results) if (m.scheme == scheme && m.isa == isa && m.method == method && m.streams == 1) return &m;
       return nullptr;
     };
     // Ratios within this run: best ISA against the reference, fast against naive, and each
     // scheme against the first one listed.
-    const std::string best = tables.back()->name, first = models.front().first;
+    const std::string best = isas.back(), first = models.front().first;
     for (const auto& [scheme, unused] : models) {
       if (const auto *fast = find(scheme, best, "fast"), *ref = find(scheme, "ref", "fast"); fast && ref && best != "ref") {
         std::printf("%s: %s fast / ref fast: %.1fx\n", scheme.c_str(), best.c_str(), fast->mean / ref->mean);
@@ -186,9 +231,10 @@ void add_bench_command(CLI::App& app) {
     if (!o->json.empty()) {
       nlohmann::json j = nlohmann::json::array();
       for (const auto& m : results) {
-        j.push_back({{"scheme", m.scheme}, {"isa", m.isa}, {"method", m.method}, {"weight_bytes", m.weight_bytes},
-                     {"samples", m.samples}, {"runs", m.runs}, {"samples_per_second_mean", m.mean},
-                     {"samples_per_second_sd", m.sd}, {"real_time_factor", rate / m.mean}, {"cpu_use", m.cpu_use}});
+        j.push_back({{"scheme", m.scheme}, {"isa", m.isa}, {"method", m.method}, {"streams", m.streams},
+                     {"threads", m.threads}, {"weight_bytes", m.weight_bytes}, {"samples", m.samples},
+                     {"runs", m.runs}, {"samples_per_second_mean", m.mean}, {"samples_per_second_sd", m.sd},
+                     {"real_time_factor", rate / (m.mean / m.streams)}, {"cpu_use", m.cpu_use}});
       }
       const std::string text = j.dump(2) + "\n";
       write_file_atomically(o->json, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});

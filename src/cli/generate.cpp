@@ -17,6 +17,7 @@ void add_generate_command(CLI::App& app) {
     float temperature = 1.0f;
     uint64_t seed = 0;
     int speaker = -1;
+    int streams = 1, threads = 1;
     bool quiet = false;
   };
   auto o = std::make_shared<Options>();
@@ -41,6 +42,11 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--speaker", o->speaker, "Speaker id, for speaker-conditioned models")->check(CLI::NonNegativeNumber);
   cmd->add_option("--local-features", o->local_features, "Local conditioning features, a [frames, channels] float32 .npy")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--streams", o->streams,
+                  "Generate this many streams over one copy of the weights (seeds SEED, SEED+1, ...), "
+                  "written to OUT_0.wav, OUT_1.wav, ...")
+      ->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Threads splitting the streams")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_flag("-q,--quiet", o->quiet, "No progress output");
 
   cmd->callback([o] {
@@ -61,21 +67,46 @@ void add_generate_command(CLI::App& app) {
                   " samples, fewer than the prime plus the samples asked for");
     }
 
-    auto generator = make_generator(model, o->method == "naive" ? Method::kNaive : Method::kFast, conditioning);
+    const Method method = o->method == "naive" ? Method::kNaive : Method::kFast;
+    if (o->streams > 1 && method == Method::kNaive) throw Error("--streams needs the fast method");
+    const auto network = Network::build(model);
     // A progress bar only for work that lasts: more than one second of audio.
-    Progress progress("generate", c.sample_rate, !o->quiet && options.samples > c.sample_rate);
+    Progress progress("generate", c.sample_rate, !o->quiet && options.samples * o->streams > c.sample_rate);
     options.progress = [&progress](int64_t done, int64_t total) { progress.update(done, total); };
-    const std::vector<int> ids = generate(*generator, c, options);
+    std::vector<std::vector<int>> ids;
+    if (o->streams == 1) {
+      auto generator = make_generator(network, method, conditioning);
+      ids.push_back(generate(*generator, c, options));
+    } else {
+      std::vector<StreamRequest> requests(o->streams);
+      for (int b = 0; b < o->streams; ++b) {
+        requests[b] = {conditioning, options.prime, options.samples, options.temperature, options.seed + b};
+      }
+      ids = generate_streams(*network, requests, {o->threads, options.progress});
+    }
     const double seconds = progress.finish();
 
-    write_wav(o->out, mulaw_decode(ids, c.classes), c.sample_rate);
-    if (!o->ids_out.empty()) write_ids(o->ids_out, ids);
-    const double audio_seconds = double(ids.size()) / c.sample_rate;
+    // OUT.wav, or OUT_b.wav for stream b.
+    auto numbered = [&](const std::string& path, int b) {
+      if (o->streams == 1) return path;
+      const auto dot = path.find_last_of('.');
+      const bool has_ext = dot != std::string::npos && path.find('/', dot) == std::string::npos;
+      return (has_ext ? path.substr(0, dot) : path) + "_" + std::to_string(b) + (has_ext ? path.substr(dot) : "");
+    };
+    int64_t total = 0;
+    for (int b = 0; b < o->streams; ++b) {
+      write_wav(numbered(o->out, b), mulaw_decode(ids[b], c.classes), c.sample_rate);
+      if (!o->ids_out.empty()) write_ids(numbered(o->ids_out, b), ids[b]);
+      total += int64_t(ids[b].size());
+    }
+    const double audio_seconds = double(total) / c.sample_rate;
     if (!o->quiet) {
-      std::printf("wrote %s: %lld samples (%.2f s of audio) in %.2f s with the %s method: %.0f samples/s, "
+      std::printf("wrote %s: %lld samples (%.2f s of audio%s) in %.2f s with the %s method: %.0f samples/s, "
                   "%.2fx real time (RTF %.3f)\n",
-                  o->out.c_str(), static_cast<long long>(ids.size()), audio_seconds, seconds, o->method.c_str(),
-                  ids.size() / seconds, audio_seconds / seconds, seconds / audio_seconds);
+                  o->streams == 1 ? o->out.c_str() : (numbered(o->out, 0) + " ...").c_str(),
+                  static_cast<long long>(total), audio_seconds,
+                  o->streams == 1 ? "" : (" in " + std::to_string(o->streams) + " streams").c_str(), seconds,
+                  o->method.c_str(), total / seconds, audio_seconds / seconds, seconds / audio_seconds);
     }
   });
 }

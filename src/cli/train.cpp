@@ -52,7 +52,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--bf16", t.bf16, "Mixed precision: bfloat16 convs in training steps (validation stays float32)");
   cmd->add_option("--valid-every", t.valid_every, "Validate, checkpoint and maybe export every N steps")
       ->capture_default_str();
-  cmd->add_option("--valid-seconds", t.valid_seconds, "Seconds of the valid split scored (0 = all)")
+  cmd->add_option("--valid-seconds", t.valid_seconds, "Seconds of the valid split scored per speaker (0 = all)")
       ->capture_default_str();
   cmd->add_option("--checkpoint-dir", t.checkpoint_dir, "Checkpoint directory (default: OUTPUT.ckpt)");
   cmd->add_option("--init-from", t.init_from,

@@ -46,11 +46,17 @@ std::span<const float> Generator::feed(std::span<const int> ids) {
   return logits;
 }
 
+std::unique_ptr<Generator> make_generator(std::shared_ptr<const Network> network, Method method,
+                                          const Conditioning& conditioning) {
+  if (!network) throw Error("make_generator: no network");
+  conditioning.check(network->config());
+  return method == Method::kNaive ? make_naive_generator(std::move(network), conditioning)
+                                  : make_fast_generator(std::move(network), conditioning);
+}
+
 std::unique_ptr<Generator> make_generator(const Model& model, Method method, const Conditioning& conditioning) {
   conditioning.check(model.config());
-  const auto& kernels = kernels::active_kernels();
-  return method == Method::kNaive ? make_naive_generator(model, conditioning, kernels)
-                                  : make_fast_generator(model, conditioning, kernels);
+  return make_generator(Network::build(model), method, conditioning);
 }
 
 std::vector<int> generate(Generator& generator, const ModelConfig& config, const GenerateOptions& options) {

@@ -2,15 +2,14 @@
 #pragma once
 
 #include "fastwave/generator.h"
-#include "kernels/kernels.h"
+#include "fastwave/network.h"
 
 namespace fastwave {
 
-// `kernels` must outlive the generator (the tables are static).
-std::unique_ptr<Generator> make_naive_generator(const Model& model, const Conditioning& conditioning,
-                                                const kernels::KernelTable& kernels);
-std::unique_ptr<Generator> make_fast_generator(const Model& model, const Conditioning& conditioning,
-                                               const kernels::KernelTable& kernels);
+std::unique_ptr<Generator> make_naive_generator(std::shared_ptr<const Network> network,
+                                                const Conditioning& conditioning);
+std::unique_ptr<Generator> make_fast_generator(std::shared_ptr<const Network> network,
+                                               const Conditioning& conditioning);
 
 // Throws fastwave::Error if `id` is not a class or local features end before `position`.
 void check_push(const ModelConfig& config, const Conditioning& conditioning, int id, int64_t position);

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "engine/generators.h"
+#include "engine/packed_model.h"
 #include "engine/sequence_forward.h"
 #include "fastwave/error.h"
 
@@ -11,11 +12,12 @@ namespace {
 
 class NaiveGenerator final : public Generator {
  public:
-  NaiveGenerator(const Model& model, const Conditioning& conditioning, const kernels::KernelTable& kernels)
-      : model_(model),
+  NaiveGenerator(std::shared_ptr<const Network> network, const Conditioning& conditioning)
+      : network_(std::move(network)),
+        model_(network_->packed()),
         conditioning_(conditioning),
-        terms_(model_, conditioning_, kernels),
-        forward_(model_, terms_, kernels),
+        terms_(model_, conditioning_, network_->kernels()),
+        forward_(model_, terms_, network_->kernels()),
         logits_(model_.config.classes) {}
 
   void reset() override { history_.clear(); }
@@ -40,7 +42,8 @@ class NaiveGenerator final : public Generator {
   int64_t position() const override { return static_cast<int64_t>(history_.size()); }
 
  private:
-  PackedModel model_;
+  std::shared_ptr<const Network> network_;
+  const PackedModel& model_;
   Conditioning conditioning_;
   ConditioningTerms terms_;
   SequenceForward forward_;
@@ -50,9 +53,9 @@ class NaiveGenerator final : public Generator {
 
 }  // namespace
 
-std::unique_ptr<Generator> make_naive_generator(const Model& model, const Conditioning& conditioning,
-                                                const kernels::KernelTable& kernels) {
-  return std::make_unique<NaiveGenerator>(model, conditioning, kernels);
+std::unique_ptr<Generator> make_naive_generator(std::shared_ptr<const Network> network,
+                                                const Conditioning& conditioning) {
+  return std::make_unique<NaiveGenerator>(std::move(network), conditioning);
 }
 
 }  // namespace fastwave

@@ -241,9 +241,58 @@ void gemm_int8_tile(const Int8View& w, int p0, const uint8_t* x, float x_scale, 
   }
 }
 
+// Several inputs at once (streams stepped together): each weight block is loaded once and
+// multiplied into NB inputs, so the weights stream from cache count/NB times, not count.
+// Integer sums are exact, so the result is the same as one input at a time.
+template <int P, int NB>
+void gemm_int8_tile_multi(const Int8View& w, int p0, const uint8_t* x, int ldx, const float* x_scale, float* y,
+                          int ldy) {
+  __m512i acc[P][NB];
+  for (int i = 0; i < P; ++i) {
+    for (int n = 0; n < NB; ++n) acc[i][n] = _mm512_setzero_si512();
+  }
+  const int8_t* panel[P];
+  for (int i = 0; i < P; ++i) panel[i] = w.data + size_t(p0 + i) * w.quads * 64;
+  for (int q = 0; q < w.quads; ++q) {
+    __m512i wv[P];
+    for (int i = 0; i < P; ++i) wv[i] = _mm512_load_si512(panel[i] + q * 64);
+    for (int n = 0; n < NB; ++n) {
+      int32_t xq;
+      __builtin_memcpy(&xq, x + size_t(n) * ldx + 4 * q, 4);
+      const __m512i b = _mm512_set1_epi32(xq);
+      for (int i = 0; i < P; ++i) acc[i][n] = _mm512_dpbusd_epi32(acc[i][n], b, wv[i]);
+    }
+  }
+  for (int i = 0; i < P; ++i) {
+    const int row0 = (p0 + i) * kPanelRows;
+    const int valid = w.rows - row0 < kPanelRows ? w.rows - row0 : kPanelRows;
+    const __mmask16 m = __mmask16(valid == 16 ? 0xFFFF : (1u << valid) - 1);
+    const __m512i correction = _mm512_load_si512(w.correction + row0);
+    for (int n = 0; n < NB; ++n) {
+      const __m512 out = finish_int8(acc[i][n], correction, x_scale[n], w.scale + row0, w.bias + row0);
+      _mm512_mask_storeu_ps(y + size_t(n) * ldy + row0, m, out);
+    }
+  }
+}
+
 void gemm_int8_avx512(const Int8View& w, const uint8_t* x, int ldx, const float* x_scale, int count, float* y,
                       int ldy) {
-  for (int n = 0; n < count; ++n) {
+  int n0 = 0;
+  for (; n0 + 8 <= count; n0 += 8) {
+    const uint8_t* xb = x + size_t(n0) * ldx;
+    float* yb = y + size_t(n0) * ldy;
+    int p = 0;
+    for (; p + 2 <= w.panels; p += 2) gemm_int8_tile_multi<2, 8>(w, p, xb, ldx, x_scale + n0, yb, ldy);
+    for (; p < w.panels; ++p) gemm_int8_tile_multi<1, 8>(w, p, xb, ldx, x_scale + n0, yb, ldy);
+  }
+  for (; n0 + 4 <= count; n0 += 4) {
+    const uint8_t* xb = x + size_t(n0) * ldx;
+    float* yb = y + size_t(n0) * ldy;
+    int p = 0;
+    for (; p + 4 <= w.panels; p += 4) gemm_int8_tile_multi<4, 4>(w, p, xb, ldx, x_scale + n0, yb, ldy);
+    for (; p < w.panels; ++p) gemm_int8_tile_multi<1, 4>(w, p, xb, ldx, x_scale + n0, yb, ldy);
+  }
+  for (int n = n0; n < count; ++n) {
     int p = 0;
     for (; p + 4 <= w.panels; p += 4) gemm_int8_tile<4>(w, p, x + size_t(n) * ldx, x_scale[n], y + size_t(n) * ldy);
     for (; p < w.panels; ++p) gemm_int8_tile<1>(w, p, x + size_t(n) * ldx, x_scale[n], y + size_t(n) * ldy);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -120,17 +121,24 @@ std::vector<Sequence> load_split(const std::vector<Utterance>& rows, const std::
   std::vector<Sequence> sequences(files.size());
   std::vector<std::string> errors(files.size());
   std::atomic<size_t> next{0};
+  // The budget holds per speaker, so a multi-speaker valid split scores every speaker.
   const int64_t budget = int64_t(max_seconds * config.sample_rate);
-  std::atomic<int64_t> loaded{0};
+  std::map<std::string, int64_t> loaded;
+  std::mutex loaded_mutex;
+  auto wanted = [&](const std::string& speaker) {
+    const std::lock_guard lock(loaded_mutex);
+    return budget <= 0 || loaded[speaker] < budget;
+  };
   // Decoding and resampling dominate start-up; files are independent.
   auto worker = [&] {
     for (size_t i; (i = next++) < files.size();) {
-      if (budget > 0 && loaded >= budget) break;
+      if (!wanted(files[i]->speaker)) continue;
       try {
         const auto ids = mulaw_encode(read_audio(files[i]->path, config.sample_rate),
                                       config.classes);
         sequences[i].ids.assign(ids.begin(), ids.end());
-        loaded += int64_t(ids.size());
+        const std::lock_guard lock(loaded_mutex);
+        loaded[files[i]->speaker] += int64_t(ids.size());
       } catch (const std::exception& e) {
         errors[i] = e.what();
       }
@@ -149,11 +157,13 @@ std::vector<Sequence> load_split(const std::vector<Utterance>& rows, const std::
 
   // Apply the budget in file order so the subset does not depend on thread timing.
   std::vector<Sequence> kept;
-  int64_t total = 0;
-  for (auto& s : sequences) {
-    if (budget > 0 && total >= budget) break;
-    if (budget > 0 && total + int64_t(s.ids.size()) > budget) s.ids.resize(budget - total);
-    total += int64_t(s.ids.size());
+  std::map<std::string, int64_t> total;
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    Sequence& s = sequences[i];
+    int64_t& sum = total[files[i]->speaker];
+    if (budget > 0 && sum >= budget) continue;
+    if (budget > 0 && sum + int64_t(s.ids.size()) > budget) s.ids.resize(budget - sum);
+    sum += int64_t(s.ids.size());
     if (s.ids.size() >= 2) kept.push_back(std::move(s));
   }
   if (kept.empty()) throw Error("the '" + split + "' split has no audio");

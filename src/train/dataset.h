@@ -29,8 +29,9 @@ struct Sequence {
 };
 
 // Reads the audio of one split (resampled to config.sample_rate) as µ-law ids, with
-// `threads` readers. Stops after `max_seconds` of audio (0 = all), cutting the last file,
-// so that a huge valid split cannot make validation slow. Throws if the split is empty.
+// `threads` readers. Keeps at most `max_seconds` of audio per speaker (0 = all), in file
+// order, cutting the last file, so that a huge valid split cannot make validation slow
+// and every speaker is scored. Throws if the split is empty.
 std::vector<Sequence> load_split(const std::vector<Utterance>& rows, const std::string& split,
                                  const ModelConfig& config,
                                  const std::vector<std::string>& speakers, double max_seconds,

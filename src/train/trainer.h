@@ -35,7 +35,7 @@ struct TrainOptions {
   double clip_norm = 1.0;        // global gradient-norm clipping
   bool bf16 = false;             // bfloat16 autocast for the training forward/backward
   int64_t valid_every = 1000;    // validation and checkpoint interval, in steps
-  double valid_seconds = 60;     // audio of the valid split scored (0 = all)
+  double valid_seconds = 60;     // audio of the valid split scored per speaker (0 = all)
   bool resume = false;
   uint64_t seed = 1;
   int threads = 2;

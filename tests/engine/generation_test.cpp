@@ -86,8 +86,8 @@ TEST_P(Generation, FastMatchesNaiveLogitsAndSampledIds) {
   const int64_t steps = c.config.receptive_field() + 40;  // past the point where padding stops mattering
   const Conditioning cond = conditioning_for(c, steps + 1);
   for (const auto* k : kernels::available_kernels()) {
-    auto fast = make_fast_generator(model, cond, *k);
-    auto naive = make_naive_generator(model, cond, kernels::reference_kernels());
+    auto fast = make_generator(Network::build(model, k->name), Method::kFast, cond);
+    auto naive = make_generator(Network::build(model, "ref"), Method::kNaive, cond);
     UniformSource uniforms(99);
     int id = c.config.classes / 2;
     for (int64_t t = 0; t < steps; ++t) {

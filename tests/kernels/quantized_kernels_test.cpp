@@ -78,7 +78,7 @@ TEST_P(QuantizedKernels, EveryIsaMatchesTheReference) {
   std::mt19937 rng(17);
   for (int rows : {1, 5, 16, 17, 40, 100}) {
     for (int cols : {1, 3, 4, 7, 8, 13, 32, 64, 67, 130}) {
-      for (int count : {1, 2, 5}) {
+      for (int count : {1, 2, 5, 8, 13, 20}) {  // 8 and 4 inputs per tile, then single ones
         for (float input_scale : {0.0f, 0.01f}) {
           const int ldx = cols + 2, ldy = rows + 3;
           const Data d = random_data(rows, cols, count, ldx, rng);

@@ -67,8 +67,9 @@ TEST_P(QuantizedModel, FastMatchesNaiveOnEveryIsa) {
   cond.speaker = 0;
   const int steps = model.config().receptive_field() + 30;
   for (const auto* k : kernels::available_kernels()) {
-    auto fast = make_fast_generator(q, cond, *k);
-    auto naive = make_naive_generator(q, cond, *k);
+    const auto network = Network::build(q, k->name);
+    auto fast = make_generator(network, Method::kFast, cond);
+    auto naive = make_generator(network, Method::kNaive, cond);
     UniformSource uniforms(8);
     int id = 32;
     for (int t = 0; t < steps; ++t) {

@@ -1,0 +1,122 @@
+#include "engine/fast_step.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/generators.h"
+#include "fastwave/error.h"
+
+namespace fastwave {
+
+FastStream::FastStream(const Network& network, const Conditioning& conditioning)
+    : conditioning_(conditioning), terms_(network.packed(), conditioning_, network.kernels()) {
+  const ModelConfig& c = network.config();
+  for (const auto& layer : network.packed().layers) {
+    rings_.emplace_back(size_t((c.kernel_size - 1) * layer.dilation + 1) * c.residual_channels);
+  }
+  cond_.resize(terms_.active() ? terms_.width() : 0);
+  reset();
+}
+
+void FastStream::reset() {
+  // Zeroed rings are the causal zero padding: slots not yet written read as zero.
+  for (auto& ring : rings_) std::fill(ring.begin(), ring.end(), 0.0f);
+  heads_.assign(rings_.size(), 0);
+  position_ = 0;
+  cond_frame_ = -1;
+}
+
+FastStepper::FastStepper(const Network& network, int capacity) : network_(network), capacity_(capacity) {
+  if (capacity < 1) throw Error("a step needs at least one stream");
+  const ModelConfig& c = network.config();
+  const size_t b = size_t(capacity);
+  x_.resize(b * c.residual_channels);
+  columns_.resize(b * c.kernel_size * c.residual_channels);
+  pre_.resize(b * network.packed().pre_width());
+  z_.resize(b * c.dilation_channels);
+  residual_skip_.resize(b * (c.residual_channels + c.skip_channels));
+  skip_.resize(b * c.skip_channels);
+  hidden_.resize(b * c.end_channels);
+  logits_.resize(b * c.classes);
+}
+
+std::span<const float> FastStepper::logits(int b) const {
+  const int classes = network_.config().classes;
+  return {logits_.data() + size_t(b) * classes, size_t(classes)};
+}
+
+void FastStepper::step(std::span<FastStream* const> streams, std::span<const int> ids) {
+  const PackedModel& model = network_.packed();
+  const kernels::KernelTable& kernels = network_.kernels();
+  const ModelConfig& c = model.config;
+  const int batch = int(streams.size());
+  if (batch < 1 || batch > capacity_ || ids.size() != streams.size()) {
+    throw Error("step: " + std::to_string(batch) + " streams for a stepper of " + std::to_string(capacity_));
+  }
+  const int res = c.residual_channels, dil = c.dilation_channels, k = c.kernel_size;
+  const int layers = c.num_layers(), pre_width = model.pre_width();
+  const int rs_width = res + c.skip_channels, kres = k * res;
+
+  for (int b = 0; b < batch; ++b) {
+    FastStream& s = *streams[b];
+    check_push(c, s.conditioning_, ids[b], s.position_);
+    if (s.terms_.active() && s.terms_.frame_of(s.position_) != s.cond_frame_) {
+      s.cond_frame_ = s.terms_.frame_of(s.position_);
+      s.terms_.compute(s.cond_frame_, s.cond_frame_ + 1, s.cond_.data());
+    }
+    std::memcpy(&x_[size_t(b) * res], &model.embedding[size_t(ids[b]) * res], res * sizeof(float));
+  }
+
+  for (int n = 0; n < layers; ++n) {
+    const PackedLayer& layer = model.layers[n];
+    for (int b = 0; b < batch; ++b) {
+      FastStream& s = *streams[b];
+      std::vector<float>& ring = s.rings_[n];
+      const int slots = int(ring.size()) / res;
+      const int head = s.heads_[n];
+      std::memcpy(&ring[size_t(head) * res], &x_[size_t(b) * res], res * sizeof(float));
+      float* columns = &columns_[size_t(b) * kres];
+      for (int j = 0; j < k; ++j) {
+        int slot = head - (k - 1 - j) * layer.dilation;
+        if (slot < 0) slot += slots;
+        const float* x = &ring[size_t(slot) * res];
+        for (int ch = 0; ch < res; ++ch) columns[size_t(ch) * k + j] = x[ch];
+      }
+      s.heads_[n] = head + 1 == slots ? 0 : head + 1;
+    }
+    layer.filter_gate.apply(columns_.data(), kres, batch, pre_.data(), pre_width, kernels);
+    for (int b = 0; b < batch; ++b) {
+      const FastStream& s = *streams[b];
+      float* pre = &pre_[size_t(b) * pre_width];
+      if (s.terms_.active()) {
+        const float* term = &s.cond_[size_t(n) * pre_width];
+        for (int i = 0; i < pre_width; ++i) pre[i] += term[i];
+      }
+      kernels.gated_activation(pre, dil, &z_[size_t(b) * dil]);
+    }
+    layer.residual_skip.apply(z_.data(), dil, batch, residual_skip_.data(), rs_width, kernels);
+    for (int b = 0; b < batch; ++b) {
+      const float* rs = &residual_skip_[size_t(b) * rs_width];
+      if (n + 1 < layers) {  // the last layer has no residual rows
+        float* x = &x_[size_t(b) * res];
+        for (int i = 0; i < res; ++i) x[i] += rs[i];
+      }
+      const float* part = rs + layer.skip_offset;
+      float* skip = &skip_[size_t(b) * c.skip_channels];
+      if (n == 0) {
+        std::copy(part, part + c.skip_channels, skip);
+      } else {
+        for (int i = 0; i < c.skip_channels; ++i) skip[i] += part[i];
+      }
+    }
+  }
+
+  const size_t skips = size_t(batch) * c.skip_channels, hidden = size_t(batch) * c.end_channels;
+  for (size_t i = 0; i < skips; ++i) skip_[i] = std::max(skip_[i], 0.0f);
+  model.end1.apply(skip_.data(), c.skip_channels, batch, hidden_.data(), c.end_channels, kernels);
+  for (size_t i = 0; i < hidden; ++i) hidden_[i] = std::max(hidden_[i], 0.0f);
+  model.end2.apply(hidden_.data(), c.end_channels, batch, logits_.data(), c.classes, kernels);
+  for (int b = 0; b < batch; ++b) ++streams[b]->position_;
+}
+
+}  // namespace fastwave

@@ -1,0 +1,130 @@
+// Many streams over one Network: every stream of a batch equals the same stream generated
+// alone, whatever the other streams' lengths, primes, speakers, local features and
+// temperatures, on every kernel table and with one or two threads.
+#include <gtest/gtest.h>
+
+#include "../test_util.h"
+#include "kernels/kernels.h"
+
+namespace fastwave {
+namespace {
+
+ModelConfig conditioned_config() {
+  ModelConfig c = testing::small_config();
+  c.speakers = 3;
+  c.global_channels = 4;
+  c.local_channels = 5;
+  c.local_hop = 16;
+  return c;
+}
+
+std::vector<StreamRequest> varied_requests(const ModelConfig& c) {
+  std::vector<StreamRequest> requests;
+  const int64_t lengths[] = {0, 1, 57, 300, 301, 129};
+  for (int b = 0; b < 6; ++b) {
+    StreamRequest r;
+    r.samples = lengths[b];
+    r.seed = 100 + b;
+    r.temperature = b == 2 ? 0.0f : (b % 2 ? 0.8f : 1.0f);
+    for (int i = 0; i < b * 7; ++i) r.prime.push_back((i * 13 + b) % c.classes);
+    r.conditioning.speaker = b % c.speakers;
+    const int64_t needed = int64_t(r.prime.size() + std::max<int64_t>(r.samples, 1));
+    r.conditioning.local_frames = int(needed / c.local_hop + 1);
+    for (int i = 0; i < r.conditioning.local_frames * c.local_channels; ++i) {
+      r.conditioning.local_features.push_back(0.1f * float((i * 7 + b) % 11) - 0.5f);
+    }
+    requests.push_back(std::move(r));
+  }
+  return requests;
+}
+
+std::vector<int> alone(const std::shared_ptr<const Network>& network, const StreamRequest& r) {
+  auto generator = make_generator(network, Method::kFast, r.conditioning);
+  GenerateOptions options;
+  options.samples = r.samples;
+  options.temperature = r.temperature;
+  options.seed = r.seed;
+  options.prime = r.prime;
+  return generate(*generator, network->config(), options);
+}
+
+void expect_streams_match_alone(const Model& model, bool exact) {
+  const auto requests = varied_requests(model.config());
+  for (const auto* k : kernels::available_kernels()) {
+    const auto network = Network::build(model, k->name);
+    for (int threads : {1, 2}) {
+      StreamsOptions options;
+      options.threads = threads;
+      int64_t last_done = -1, total = -1;
+      options.progress = [&](int64_t done, int64_t all) {
+        last_done = done;
+        total = all;
+      };
+      const auto batch = generate_streams(*network, requests, options);
+      ASSERT_EQ(batch.size(), requests.size());
+      EXPECT_EQ(last_done, total);
+      for (size_t b = 0; b < requests.size(); ++b) {
+        const auto single = alone(network, requests[b]);
+        ASSERT_EQ(batch[b].size(), size_t(requests[b].samples)) << k->name << " stream " << b;
+        if (exact) {
+          EXPECT_EQ(batch[b], single) << k->name << " threads " << threads << " stream " << b;
+        } else {
+          // Float products batched round differently; ids agree until a near tie.
+          size_t same = 0;
+          while (same < single.size() && batch[b][same] == single[same]) ++same;
+          EXPECT_GE(same, std::min<size_t>(single.size(), 50)) << k->name << " stream " << b;
+        }
+      }
+    }
+  }
+}
+
+TEST(Streams, IntegerSchemesMatchTheStreamAloneExactly) {
+  const Model model = Model::random(conditioned_config(), 21);
+  for (Scheme scheme : {Scheme::kInt8Dynamic, Scheme::kInt4}) {
+    QuantizeOptions options;
+    options.scheme = scheme;
+    SCOPED_TRACE(scheme_name(scheme));
+    expect_streams_match_alone(quantize(model, options), true);
+  }
+}
+
+TEST(Streams, FloatSchemesMatchTheStreamAlone) {
+  const Model model = Model::random(conditioned_config(), 22);
+  expect_streams_match_alone(model, false);
+  QuantizeOptions options;
+  options.scheme = Scheme::kBf16;
+  expect_streams_match_alone(quantize(model, options), false);
+}
+
+TEST(Streams, OneNetworkServesManyGenerators) {
+  const Model model = Model::random(testing::small_config(), 23);
+  const auto network = Network::build(model);
+  auto a = make_generator(network, Method::kFast);
+  auto b = make_generator(network, Method::kFast);
+  a->push(5);
+  const auto logits_a = a->push(5);
+  const std::vector<float> first(logits_a.begin(), logits_a.end());
+  b->push(5);
+  const auto second = b->push(5);
+  EXPECT_EQ(first, std::vector<float>(second.begin(), second.end()));
+  EXPECT_EQ(network.use_count(), 3);  // the two generators share it
+}
+
+TEST(Streams, RejectsBadRequests) {
+  const Model model = Model::random(conditioned_config(), 24);
+  const auto network = Network::build(model);
+  std::vector<StreamRequest> requests(1);
+  EXPECT_THROW(generate_streams(*network, requests), Error);  // no speaker, no features
+  EXPECT_THROW(Network::build(model, "vax"), Error);
+  requests = varied_requests(model.config());
+  requests[1].samples = -1;
+  EXPECT_THROW(generate_streams(*network, requests), Error);
+  requests = varied_requests(model.config());
+  StreamsOptions zero_threads;
+  zero_threads.threads = 0;
+  EXPECT_THROW(generate_streams(*network, requests, zero_threads), Error);
+}
+
+}  // namespace
+}  // namespace fastwave
