@@ -126,6 +126,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--schemes", o->schemes, "Quantize in memory first: f32,bf16,int8-dynamic,int8-static,int4 (default: as stored)")
       ->delimiter(',');
   cmd->add_option("--isa", o->isas, "Kernel ISAs to measure, e.g. avx512,avx2 (default: all this CPU runs)")->delimiter(',');
+  add_memory_limit_option(*cmd);
   cmd->add_option("-n,--samples", o->samples, "Samples per fast run")->check(CLI::Range(int64_t{1}, int64_t{1} << 28))->capture_default_str();
   cmd->add_option("--naive-samples", o->naive_samples, "Samples per naive run (it is slow)")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
   cmd->add_option("--runs", o->runs, "Timed runs")->check(CLI::Range(1, 1000))->capture_default_str();
