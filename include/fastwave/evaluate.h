@@ -1,6 +1,8 @@
 // Teacher-forced evaluation over a whole sequence, computed for all positions at once.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -13,18 +15,44 @@ struct EvalResult {
   int64_t positions = 0;           // number of predicted ids (n-1)
 };
 
-// Logits for every position: row t (size classes) predicts ids[t+1] from ids[0..t].
-// Returns n-1 rows (the last id has nothing to predict). Uses `threads` worker threads.
+// Teacher-forced logits of a whole sequence, delivered in order a block at a time, so
+// that memory stays one chunk per thread however long the sequence: row t (size classes)
+// predicts ids[t+1] from ids[0..t]; there are n-1 rows (the last id predicts nothing).
+// Each block is up to `threads` chunks, computed in parallel as GEMMs over time. Checks
+// the model's working memory against memory_limit() before allocating. `model`, `ids`
+// and `conditioning` must outlive this object.
+class TeacherForcing {
+ public:
+  TeacherForcing(const Model& model, std::span<const int> ids, const Conditioning& conditioning = {},
+                 int threads = 1);
+  ~TeacherForcing();
+  TeacherForcing(const TeacherForcing&) = delete;
+  TeacherForcing& operator=(const TeacherForcing&) = delete;
+
+  int64_t rows() const;
+  // The next block of rows, starting at *first_row; empty when all rows were delivered.
+  // Valid until the next call. Two objects with the same config, ids and threads deliver
+  // blocks of the same rows (for comparing two models in step).
+  std::span<const float> next(int64_t* first_row);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Every logit at once (rows x classes): for short sequences; prefer TeacherForcing.
 std::vector<float> teacher_forced_logits(const Model& model, std::span<const int> ids,
                                          const Conditioning& conditioning = {},
                                          int threads = 1);
 
-// Negative log-likelihood of `ids` in bits per sample; fills `logits_out` if non-null.
+// Negative log-likelihood of `ids` in bits per sample, streamed through TeacherForcing;
+// fills `logits_out` if non-null (which then holds every logit).
 EvalResult evaluate(const Model& model, std::span<const int> ids,
                     const Conditioning& conditioning = {}, int threads = 1,
                     std::vector<float>* logits_out = nullptr);
 
-// NLL in bits of each row's target, from logits laid out as above.
+// Mean NLL in bits of each row's target, from logits laid out as above: row t of `logits`
+// predicts ids[t+1] (pass ids.subspan(first_row) for a block).
 double nll_bits(std::span<const float> logits, std::span<const int> ids, int classes);
 
 // How far a model (a quantized one, say) is from a reference on the same audio: the
@@ -47,8 +75,8 @@ class FidelityAccumulator {
   Fidelity result() const;
 
  private:
-  std::vector<double> kl_;
-  double reference_nll_ = 0, nll_ = 0;
+  std::vector<float> kl_;  // per position, for the percentiles: 4 bytes each
+  double reference_nll_ = 0, nll_ = 0, kl_sum_ = 0;
   int64_t agree_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include "fastwave/error.h"
 #include "fastwave/evaluate.h"
 #include "fastwave/generator.h"
+#include "fastwave/memory.h"
 #include "fastwave/model.h"
 #include "fastwave/network.h"
 #include "fastwave/quantize.h"

@@ -74,9 +74,13 @@ struct GenerateOptions {
   std::vector<int> prime;  // ids fed before generating; empty = one silence id
   // Called now and then with (done, total); may be empty.
   std::function<void(int64_t, int64_t)> progress;
+  // When set, new ids are handed over in blocks as they are sampled and generate() keeps
+  // none (it returns an empty vector), so memory stays flat however long the run.
+  std::function<void(std::span<const int>)> sink;
 };
 
-// Feeds the prime, then samples `samples` new ids; returns only the new ids.
+// Feeds the prime, then samples `samples` new ids; returns only the new ids (or passes
+// them to options.sink).
 std::vector<int> generate(Generator& generator, const ModelConfig& config,
                           const GenerateOptions& options);
 

@@ -70,6 +70,8 @@ class Model {
 
   // Reads and validates a model file; throws fastwave::Error naming the first problem.
   static Model load(const std::string& path);
+  // The same from bytes in memory; `name` stands for the file in error messages.
+  static Model parse(std::span<const uint8_t> file, const std::string& name);
   // Writes atomically: a temporary file beside `path`, then rename.
   void save(const std::string& path) const;
   // Weights drawn like PyTorch's default Conv1d init, deterministic in `seed`.

@@ -1,64 +1,190 @@
-// float32 .npy files (NumPy format version 1.0), little-endian, C order.
+// float32 .npy files (NumPy format version 1.0), little-endian, C order. The header is a
+// Python dict literal; it is parsed by hand with every length bounded, and the shape it
+// claims is checked against the file's size before anything is allocated.
+#include <charconv>
 #include <cstring>
-#include <fstream>
-#include <regex>
 
 #include "fastwave/audio.h"
 #include "fastwave/error.h"
+#include "io/input_file.h"
+#include "io/output_file.h"
 
 namespace fastwave {
+namespace {
 
-void write_npy(const std::string& path, std::span<const float> values, std::vector<int64_t> shape) {
+constexpr size_t kPreambleBytes = 10;  // magic (6), version (2), header length (2)
+constexpr size_t kMaxDims = 32;        // NumPy's own limit
+
+std::vector<uint8_t> npy_header(const std::vector<int64_t>& shape) {
   std::string dims;
   for (size_t i = 0; i < shape.size(); ++i) dims += std::to_string(shape[i]) + (shape.size() == 1 || i + 1 < shape.size() ? "," : "");
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
-  // Magic (6) + version (2) + length (2) + header + '\n' is padded to a multiple of 64.
-  const size_t total = (10 + header.size() + 1 + 63) / 64 * 64;
-  header.resize(total - 10 - 1, ' ');
+  // Preamble + header + '\n' is padded to a multiple of 64.
+  const size_t total = (kPreambleBytes + header.size() + 1 + 63) / 64 * 64;
+  header.resize(total - kPreambleBytes - 1, ' ');
   header += '\n';
   std::vector<uint8_t> bytes = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
                                 uint8_t(header.size() & 0xFF), uint8_t(header.size() >> 8)};
   bytes.insert(bytes.end(), header.begin(), header.end());
-  const auto* data = reinterpret_cast<const uint8_t*>(values.data());
-  bytes.insert(bytes.end(), data, data + values.size_bytes());
-  write_file_atomically(path, bytes);
+  return bytes;
+}
+
+// Reads {'descr': '<f4', 'fortran_order': False, 'shape': (d0, d1, ...), } in any key
+// order, with either quote; anything else is an error.
+class HeaderParser {
+ public:
+  HeaderParser(std::string_view text, const std::string& path) : text_(text), path_(path) {}
+
+  std::vector<int64_t> parse() {
+    expect('{');
+    bool descr = false, order = false, shape = false;
+    std::vector<int64_t> dims;
+    while (!accept('}')) {
+      const std::string key = quoted();
+      expect(':');
+      if (key == "descr" && !descr) {
+        descr = true;
+        if (quoted() != "<f4") fail("must hold little-endian float32 ('<f4')");
+      } else if (key == "fortran_order" && !order) {
+        order = true;
+        if (!word("False")) fail("must be in C order (fortran_order False)");
+      } else if (key == "shape" && !shape) {
+        shape = true;
+        dims = tuple();
+      } else {
+        fail("unexpected or repeated key '" + key + "' in the header");
+      }
+      if (!accept(',')) {
+        expect('}');
+        break;
+      }
+    }
+    if (!descr || !order || !shape) fail("the header lacks descr, fortran_order or shape");
+    return dims;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& problem) const { throw Error("'" + path_ + "': " + problem); }
+  void skip_space() {
+    while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\n')) ++at_;
+  }
+  bool accept(char c) {
+    skip_space();
+    if (at_ < text_.size() && text_[at_] == c) {
+      ++at_;
+      return true;
+    }
+    return false;
+  }
+  void expect(char c) {
+    if (!accept(c)) fail(std::string("malformed header: expected '") + c + "'");
+  }
+  bool word(std::string_view w) {
+    skip_space();
+    if (text_.substr(at_, w.size()) != w) return false;
+    at_ += w.size();
+    return true;
+  }
+  std::string quoted() {
+    skip_space();
+    if (at_ >= text_.size() || (text_[at_] != '\'' && text_[at_] != '"')) fail("malformed header: expected a string");
+    const char quote = text_[at_++];
+    const size_t end = text_.find(quote, at_);
+    if (end == std::string_view::npos || end - at_ > 64) fail("malformed header: unterminated string");
+    std::string s(text_.substr(at_, end - at_));
+    at_ = end + 1;
+    return s;
+  }
+  std::vector<int64_t> tuple() {
+    expect('(');
+    std::vector<int64_t> dims;
+    while (!accept(')')) {
+      if (dims.size() == kMaxDims) fail("more than " + std::to_string(kMaxDims) + " dimensions");
+      skip_space();
+      int64_t d = -1;
+      const auto [end, error] = std::from_chars(text_.data() + at_, text_.data() + text_.size(), d);
+      if (error != std::errc() || d < 0) fail("malformed shape");
+      at_ = end - text_.data();
+      dims.push_back(d);
+      if (!accept(',')) {
+        expect(')');
+        break;
+      }
+    }
+    return dims;
+  }
+
+  std::string_view text_;
+  const std::string& path_;
+  size_t at_ = 0;
+};
+
+}  // namespace
+
+void write_npy(const std::string& path, std::span<const float> values, std::vector<int64_t> shape) {
+  NpyWriter writer(path, std::move(shape));
+  writer.append(values);
+  writer.commit();
 }
 
 std::vector<float> read_npy(const std::string& path, std::vector<int64_t>* shape) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open '" + path + "'");
-  char magic[10];
-  if (!in.read(magic, 10) || std::memcmp(magic, "\x93NUMPY", 6) != 0 || magic[6] != 1) {
+  io::InputFile input(path, ".npy file");
+  uint8_t preamble[kPreambleBytes];
+  if (input.size() < kPreambleBytes) throw Error("'" + path + "' is not a .npy file (too short)");
+  input.read_exactly(preamble);
+  if (std::memcmp(preamble, "\x93NUMPY", 6) != 0 || preamble[6] != 1) {
     throw Error("'" + path + "' is not a version 1 .npy file");
   }
-  const size_t header_len = uint8_t(magic[8]) | (size_t(uint8_t(magic[9])) << 8);
+  const size_t header_len = preamble[8] | (size_t(preamble[9]) << 8);
+  if (kPreambleBytes + header_len > input.size()) throw Error("'" + path + "': truncated header");
   std::string header(header_len, '\0');
-  if (!in.read(header.data(), std::streamsize(header_len))) throw Error("'" + path + "': truncated header");
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex("'descr': *'<f4'")) ||
-      !std::regex_search(header, m, std::regex("'fortran_order': *False"))) {
-    throw Error("'" + path + "' must hold little-endian float32 in C order");
+  input.read_exactly({reinterpret_cast<uint8_t*>(header.data()), header.size()});
+  const std::vector<int64_t> dims = HeaderParser(header, path).parse();
+
+  // The data must be exactly what the shape says: compare with the file size first.
+  const uint64_t data_bytes = input.size() - kPreambleBytes - header_len;
+  uint64_t count = 1;
+  for (int64_t d : dims) {
+    if (d != 0 && count > data_bytes / 4 / uint64_t(d)) count = UINT64_MAX;  // more than the file holds
+    else count *= uint64_t(d);
   }
-  if (!std::regex_search(header, m, std::regex("'shape': *\\(([0-9, ]*)\\)"))) {
-    throw Error("'" + path + "': no shape");
-  }
-  std::vector<int64_t> dims;
-  const std::string shape_text = m[1];
-  const std::regex number("[0-9]+");
-  int64_t count = 1;
-  for (auto it = std::sregex_iterator(shape_text.begin(), shape_text.end(), number); it != std::sregex_iterator(); ++it) {
-    dims.push_back(std::stoll(it->str()));
-    if (dims.back() > (int64_t(1) << 34) || count * std::max<int64_t>(dims.back(), 1) > (int64_t(1) << 34)) {
-      throw Error("'" + path + "': shape too large");
-    }
-    count *= dims.back();
+  if (count == UINT64_MAX || count * 4 != data_bytes) {
+    throw Error("'" + path + "': its shape does not match the " + std::to_string(data_bytes) +
+                " data bytes in the file");
   }
   std::vector<float> values(static_cast<size_t>(count));
-  if (!in.read(reinterpret_cast<char*>(values.data()), std::streamsize(count * 4))) {
-    throw Error("'" + path + "': truncated data");
-  }
+  input.read_exactly({reinterpret_cast<uint8_t*>(values.data()), size_t(data_bytes)});
   if (shape) *shape = dims;
   return values;
+}
+
+struct NpyWriter::State {
+  io::OutputFile output;
+  uint64_t expected = 1, written = 0;
+  explicit State(const std::string& path) : output(path) {}
+};
+
+NpyWriter::NpyWriter(const std::string& path, std::vector<int64_t> shape) : state_(std::make_unique<State>(path)) {
+  for (int64_t d : shape) {
+    if (d < 0) throw Error("cannot write '" + path + "': negative dimension");
+    state_->expected *= uint64_t(d);
+  }
+  state_->output.write(npy_header(shape));
+}
+
+NpyWriter::~NpyWriter() = default;
+
+void NpyWriter::append(std::span<const float> values) {
+  state_->output.write({reinterpret_cast<const uint8_t*>(values.data()), values.size_bytes()});
+  state_->written += values.size();
+}
+
+void NpyWriter::commit() {
+  if (state_->written != state_->expected) {
+    throw Error("'" + state_->output.path() + "': " + std::to_string(state_->written) + " values for a shape of " +
+                std::to_string(state_->expected));
+  }
+  state_->output.commit();
 }
 
 }  // namespace fastwave

@@ -159,6 +159,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Threads splitting the streams")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_option("-n,--samples", o->samples, "Samples per stream and fast run")->check(CLI::Range(int64_t{1}, int64_t{1} << 28))->capture_default_str();
   cmd->add_option("--naive-samples", o->naive_samples, "Samples per naive run")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  add_memory_limit_option(*cmd);
   cmd->add_option("--runs", o->runs, "Timed runs")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "Untimed warm-up runs")->check(CLI::Range(0, 100))->capture_default_str();
   cmd->add_option("--json", o->json, "Also write the results to this JSON file");

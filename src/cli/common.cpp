@@ -1,6 +1,7 @@
 #include "cli/common.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -48,6 +49,24 @@ std::vector<std::string> audio_files(const std::string& file_or_dir) {
   if (files.empty()) throw Error("no .wav files in '" + file_or_dir + "'");
   std::sort(files.begin(), files.end());
   return files;
+}
+
+uint64_t parse_seed(const std::string& text, const std::string& flag) {
+  uint64_t seed = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seed);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+    throw Error(flag + " '" + text + "' is not an integer in [0, 18446744073709551615]");
+  }
+  return seed;
+}
+
+void add_memory_limit_option(CLI::App& command) {
+  command
+      .add_option_function<double>(
+          "--max-memory-mb", [](double mb) { set_memory_limit(static_cast<uint64_t>(mb * 1e6)); },
+          "Refuse models whose working memory exceeds this many MB (default " +
+              std::to_string(kDefaultMemoryLimit / 1000000) + "; 0 = no limit)")
+      ->check(CLI::Range(0.0, 1e12));
 }
 
 std::string format_bytes(double bytes) {

@@ -1,8 +1,11 @@
 // Helpers shared by the subcommands.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "fastwave/fastwave.h"
 
@@ -18,6 +21,19 @@ Conditioning load_conditioning(const ModelConfig& config, int speaker, const std
 
 // A WAV file, or every .wav below a directory (sorted); throws if there are none.
 std::vector<std::string> audio_files(const std::string& file_or_dir);
+
+// A seed is a decimal integer in [0, 2^64); anything else (-1, 2^64, 1e23) is refused
+// rather than saturated. `flag` names the option in the error.
+uint64_t parse_seed(const std::string& text, const std::string& flag = "--seed");
+
+// A prime longer than this (10 minutes) is refused: it is only fed, one sample at a time.
+inline constexpr double kMaxPrimeSeconds = 600;
+
+// Largest speaker id a flag accepts (the config's own limit).
+inline constexpr int kMaxSpeakerFlag = 1 << 20;
+
+// --max-memory-mb: raises (or lowers) fastwave::memory_limit() for this run.
+void add_memory_limit_option(CLI::App& command);
 
 // Human-readable byte count: "2.63 MB".
 std::string format_bytes(double bytes);

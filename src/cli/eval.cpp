@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -59,14 +60,15 @@ void add_eval_command(CLI::App& app) {
   i->excludes(d);
   cmd->add_option("--logits-out", o->logits_out,
                   "Write teacher-forced logits as float32 .npy [positions, classes]; row t predicts id t+1");
-  cmd->add_option("--speaker", o->speaker, "Speaker id, for speaker-conditioned models")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--speaker", o->speaker, "Speaker id, for speaker-conditioned models")->check(CLI::Range(0, kMaxSpeakerFlag));
   cmd->add_option("--local-features", o->local_features, "Local conditioning features, a [frames, channels] float32 .npy")
-      ->check(CLI::ExistingFile);
+      ;
   cmd->add_option("--threads", o->threads, "Worker threads (default: all cores)")->check(CLI::Range(0, 256));
   cmd->add_option("--max-seconds", o->max_seconds, "Score at most the first S seconds of each file")
       ->check(CLI::Range(0.001, 1e6));
   cmd->add_option("--json", o->json, "Also write per-file and total results as JSON");
   cmd->add_option("--csv", o->csv, "Also write per-file and total results as CSV");
+  add_memory_limit_option(*cmd);
 
   cmd->callback([o] {
     if (o->wav.empty() && o->ids.empty() && o->dir.empty()) throw Error("give the audio with --wav FILE, --ids FILE or --dir DIR");
@@ -90,31 +92,49 @@ void add_eval_command(CLI::App& app) {
     int64_t total_positions = 0;
     double audio_seconds = 0;
     for (const auto& input : inputs) {
-      std::vector<int> ids = o->ids.empty() ? mulaw_encode(read_audio(input, c.sample_rate), c.classes)
+      const AudioLimit limit{o->max_seconds > 0 ? o->max_seconds : kMaxAudioSeconds, o->max_seconds > 0};
+      std::vector<int> ids = o->ids.empty() ? mulaw_encode(read_audio(input, c.sample_rate, limit), c.classes)
                                             : read_ids(input, c.classes);
       if (o->max_seconds > 0) ids.resize(std::min(ids.size(), size_t(std::max(2.0, o->max_seconds * c.sample_rate))));
+      if (ids.size() < 2) throw Error("'" + input + "': need at least 2 samples to evaluate");
       audio_seconds += double(ids.size()) / c.sample_rate;
-      const std::vector<float> logits = teacher_forced_logits(model, ids, conditioning, threads);
+      // Logits stream block by block into the statistics and the .npy: memory does not
+      // grow with the file.
+      TeacherForcing forcing(model, ids, conditioning, threads);
+      std::optional<TeacherForcing> ref_forcing;
+      if (reference) ref_forcing.emplace(*reference, ids, conditioning, threads);
+      std::optional<NpyWriter> npy;
+      if (!o->logits_out.empty()) npy.emplace(o->logits_out, std::vector<int64_t>{forcing.rows(), c.classes});
       FileResult r{input, {}};
+      FidelityAccumulator one;
+      double bits = 0;
+      int64_t first = 0, ref_first = 0;
+      for (auto logits = forcing.next(&first); !logits.empty(); logits = forcing.next(&first)) {
+        const std::span<const int> targets = std::span<const int>(ids).subspan(size_t(first));
+        if (reference) {
+          const auto ref_logits = ref_forcing->next(&ref_first);
+          one.add(ref_logits, logits, targets, c.classes);
+          total.add(ref_logits, logits, targets, c.classes);
+        } else {
+          bits += nll_bits(logits, targets, c.classes) * double(logits.size() / c.classes);
+        }
+        if (npy) npy->append(logits);
+      }
+      if (npy) npy->commit();
       if (reference) {
-        const std::vector<float> ref_logits = teacher_forced_logits(*reference, ids, conditioning, threads);
-        FidelityAccumulator one;
-        one.add(ref_logits, logits, ids, c.classes);
-        total.add(ref_logits, logits, ids, c.classes);
         r.fidelity = one.result();
         std::printf("%s: NLL %.4f -> %.4f bits/sample (%+.2f%%), KL mean %.5f p99 %.4f nats, top-1 %.2f%%, %lld positions\n",
                     input.c_str(), r.fidelity.reference_nll_bits, r.fidelity.nll_bits, 100 * r.fidelity.nll_change(),
                     r.fidelity.kl_mean, r.fidelity.kl_p99, 100 * r.fidelity.top1_agreement,
                     static_cast<long long>(r.fidelity.positions));
       } else {
-        r.fidelity.positions = int64_t(ids.size()) - 1;
-        r.fidelity.nll_bits = nll_bits(logits, ids, c.classes);
+        r.fidelity.positions = forcing.rows();
+        r.fidelity.nll_bits = bits / double(forcing.rows());
         std::printf("%s: NLL %.4f bits/sample over %lld positions\n", input.c_str(), r.fidelity.nll_bits,
                     static_cast<long long>(r.fidelity.positions));
       }
       total_nll += r.fidelity.nll_bits * r.fidelity.positions;
       total_positions += r.fidelity.positions;
-      if (!o->logits_out.empty()) write_npy(o->logits_out, logits, {int64_t(ids.size()) - 1, c.classes});
       results.push_back(std::move(r));
     }
     FileResult all{"TOTAL", reference ? total.result() : Fidelity{}};

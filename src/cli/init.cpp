@@ -13,12 +13,12 @@ void add_init_command(CLI::App& app) {
   struct Options {
     ModelConfig config;
     std::string config_file, out;
-    uint64_t seed = 0;
+    std::string seed = "0";
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("-o,--output", o->out, "Model file to write")->required();
   cmd->add_option("--config", o->config_file, "JSON config (keys as in docs/model-format.md); flags override it");
-  cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Random seed, an integer in [0, 2^64)")->capture_default_str();
   ModelConfig& c = o->config;
   cmd->add_option("--blocks", c.blocks)->capture_default_str();
   cmd->add_option("--layers-per-block", c.layers_per_block)->capture_default_str();
@@ -62,7 +62,7 @@ void add_init_command(CLI::App& app) {
       take("--local-channels", config.local_channels, f.local_channels);
       take("--local-hop", config.local_hop, f.local_hop);
     }
-    const Model model = Model::random(config, o->seed);
+    const Model model = Model::random(config, parse_seed(o->seed));
     model.save(o->out);
     std::printf("wrote %s: %lld parameters, receptive field %d\n", o->out.c_str(),
                 static_cast<long long>(model.parameter_count()), config.receptive_field());

@@ -5,6 +5,20 @@
 
 #include "cli/commands.h"
 #include "fastwave/error.h"
+#include "io/output_file.h"
+
+namespace {
+
+// Every failure is one line on stderr and exit code 1, whatever text the error carries
+// (a file name or a JSON key may hold control characters).
+int fail(const std::string& message) {
+  std::string line;
+  for (char c : message) line += (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) ? '?' : c;
+  std::fprintf(stderr, "fastwave: error: %s\n", line.c_str());
+  return 1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"fastwave: fast WaveNet audio generation, evaluation and quantization"};
@@ -29,22 +43,26 @@ int main(int argc, char** argv) {
     known = known || (argc > 1 && sub->get_name() == argv[1]);
   }
   if (argc > 1 && argv[1][0] != '-' && !known) {
-    std::fprintf(stderr, "fastwave: error: unknown command '%s' (commands: %s)\n", argv[1], names.c_str());
-    return 1;
+    return fail(std::string("unknown command '") + argv[1] + "' (commands: " + names + ")");
   }
+  // Outputs are written to temporaries first; an interrupt must not leave them behind.
+  fastwave::io::remove_temporaries_on_signal();
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail(e.what());  // CLI11's own report is two lines and exit codes 100-120
   } catch (const fastwave::Error& e) {
-    std::fprintf(stderr, "fastwave: error: %s\n", e.what());
-    return 1;
+    return fail(e.what());
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "fastwave: error: out of memory\n");
-    return 1;
+    return fail("out of memory");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "fastwave: error: %s\n", e.what());
-    return 1;
+    return fail(e.what());
   }
   return 0;
 }

@@ -59,7 +59,8 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--calib-seconds", o->calib_seconds, "Use at most this much calibration audio")
       ->check(CLI::Range(0.01, 36000.0))->capture_default_str();
   cmd->add_option("--speaker", o->speaker, "Speaker of the calibration audio, for speaker-conditioned models")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, kMaxSpeakerFlag));
+  add_memory_limit_option(*cmd);
 
   cmd->callback([o] {
     const auto t0 = std::chrono::steady_clock::now();
@@ -80,7 +81,8 @@ void add_quantize_command(CLI::App& app) {
       double seconds = 0;
       for (const auto& file : audio_files(o->calib)) {
         if (seconds >= o->calib_seconds) break;
-        std::vector<int> ids = mulaw_encode(read_audio(file, c.sample_rate), c.classes);
+        const AudioLimit limit{std::max(1.0, o->calib_seconds - seconds), /*truncate=*/true};
+        std::vector<int> ids = mulaw_encode(read_audio(file, c.sample_rate, limit), c.classes);
         const auto keep = size_t(std::min<double>(ids.size(), (o->calib_seconds - seconds) * c.sample_rate));
         ids.resize(std::max<size_t>(keep, 2));
         seconds += double(ids.size()) / c.sample_rate;

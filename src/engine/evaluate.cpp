@@ -1,6 +1,7 @@
 // Teacher-forced evaluation: the sequence is cut into chunks of positions, each chunk
-// computed as GEMMs over time (with one receptive field of context), chunks spread
-// over threads.
+// computed as GEMMs over time (with one receptive field of context); a block of chunks,
+// one per thread, is computed in parallel and handed over before the next, so memory
+// does not grow with the sequence.
 #include <algorithm>
 #include <cmath>
 #include <exception>
@@ -10,48 +11,95 @@
 #include "engine/sequence_forward.h"
 #include "fastwave/error.h"
 #include "fastwave/evaluate.h"
+#include "fastwave/memory.h"
 
 namespace fastwave {
+
+struct TeacherForcing::State {
+  State(const Model& model, std::span<const int> ids, const Conditioning& conditioning, int threads)
+      : ids(ids),
+        classes(model.config().classes),
+        rows(int64_t(ids.size()) - 1),
+        chunk(working_memory(model.config()).evaluation_chunk),
+        workers(int(std::clamp<int64_t>(threads, 1, std::max<int64_t>(1, (rows + chunk - 1) / chunk)))),
+        packed(model),
+        kernels(kernels::active_kernels()),
+        terms(packed, conditioning, kernels) {
+    for (int w = 0; w < workers; ++w) forwards.emplace_back(std::make_unique<SequenceForward>(packed, terms, kernels));
+    block.resize(size_t(workers) * chunk * classes);
+  }
+
+  std::span<const int> ids;
+  int classes;
+  int64_t rows, chunk;
+  int workers;
+  PackedModel packed;
+  const kernels::KernelTable& kernels;
+  ConditioningTerms terms;
+  std::vector<std::unique_ptr<SequenceForward>> forwards;
+  std::vector<float> block;
+  int64_t next_row = 0;
+};
+
 namespace {
 
-// Each chunk recomputes one receptive field of context (4093 samples by default): long
-// chunks keep that overhead small (25% here) at a few tens of MB of scratch.
-constexpr int64_t kChunkPositions = 16384;
-
-}  // namespace
-
-std::vector<float> teacher_forced_logits(const Model& model, std::span<const int> ids,
-                                         const Conditioning& conditioning, int threads) {
+// Validates everything before the (possibly large) allocations of State.
+void check_request(const Model& model, std::span<const int> ids, const Conditioning& conditioning, int threads) {
   const ModelConfig& c = model.config();
   conditioning.check(c);
   if (ids.size() < 2) throw Error("need at least 2 samples to evaluate");
   for (size_t t = 0; t < ids.size(); ++t) check_push(c, conditioning, ids[t], int64_t(t));
-  const PackedModel packed(model);
-  const auto& kernels = kernels::active_kernels();
-  const ConditioningTerms terms(packed, conditioning, kernels);
+  const WorkingMemory memory = working_memory(c);
+  const uint64_t workers = uint64_t(std::clamp(threads, 1, 1024));
+  check_memory(memory.packed_weights + workers * memory.evaluation_per_thread, "evaluating with this model");
+}
 
-  const int64_t rows = int64_t(ids.size()) - 1;
-  std::vector<float> logits(size_t(rows) * c.classes);
-  const int64_t chunks = (rows + kChunkPositions - 1) / kChunkPositions;
-  const int workers = int(std::clamp<int64_t>(threads, 1, chunks));
-  std::vector<std::exception_ptr> errors(workers);
-  auto work = [&](int worker) {
+}  // namespace
+
+TeacherForcing::TeacherForcing(const Model& model, std::span<const int> ids, const Conditioning& conditioning,
+                               int threads) {
+  check_request(model, ids, conditioning, threads);
+  state_ = std::make_unique<State>(model, ids, conditioning, threads);
+}
+
+TeacherForcing::~TeacherForcing() = default;
+
+int64_t TeacherForcing::rows() const { return state_->rows; }
+
+std::span<const float> TeacherForcing::next(int64_t* first_row) {
+  State& s = *state_;
+  *first_row = s.next_row;
+  const int64_t begin = s.next_row, end = std::min(s.rows, begin + s.workers * s.chunk);
+  if (begin >= end) return {};
+  const int chunks = int((end - begin + s.chunk - 1) / s.chunk);
+  std::vector<std::exception_ptr> errors(chunks);
+  auto work = [&](int i) {
     try {
-      SequenceForward forward(packed, terms, kernels);
-      for (int64_t chunk = worker; chunk < chunks; chunk += workers) {
-        const int64_t begin = chunk * kChunkPositions, end = std::min(rows, begin + kChunkPositions);
-        forward.run(ids, begin, end, &logits[size_t(begin) * c.classes]);
-      }
+      const int64_t b = begin + i * s.chunk, e = std::min(end, b + s.chunk);
+      s.forwards[i]->run(s.ids, b, e, &s.block[size_t(i) * s.chunk * s.classes]);
     } catch (...) {
-      errors[worker] = std::current_exception();
+      errors[i] = std::current_exception();
     }
   };
   std::vector<std::thread> pool;
-  for (int w = 1; w < workers; ++w) pool.emplace_back(work, w);
+  for (int i = 1; i < chunks; ++i) pool.emplace_back(work, i);
   work(0);
   for (auto& t : pool) t.join();
   for (auto& e : errors) {
     if (e) std::rethrow_exception(e);
+  }
+  s.next_row = end;
+  return std::span<const float>(s.block).first(size_t(end - begin) * s.classes);
+}
+
+std::vector<float> teacher_forced_logits(const Model& model, std::span<const int> ids,
+                                         const Conditioning& conditioning, int threads) {
+  TeacherForcing forcing(model, ids, conditioning, threads);
+  std::vector<float> logits;
+  logits.reserve(size_t(forcing.rows()) * model.config().classes);
+  int64_t first = 0;
+  for (auto block = forcing.next(&first); !block.empty(); block = forcing.next(&first)) {
+    logits.insert(logits.end(), block.begin(), block.end());
   }
   return logits;
 }
@@ -71,11 +119,18 @@ double nll_bits(std::span<const float> logits, std::span<const int> ids, int cla
 
 EvalResult evaluate(const Model& model, std::span<const int> ids, const Conditioning& conditioning,
                     int threads, std::vector<float>* logits_out) {
-  std::vector<float> logits = teacher_forced_logits(model, ids, conditioning, threads);
+  TeacherForcing forcing(model, ids, conditioning, threads);
+  const int classes = model.config().classes;
+  if (logits_out) logits_out->clear();
+  double total_bits = 0;
+  int64_t first = 0;
+  for (auto block = forcing.next(&first); !block.empty(); block = forcing.next(&first)) {
+    total_bits += nll_bits(block, ids.subspan(size_t(first)), classes) * double(block.size() / classes);
+    if (logits_out) logits_out->insert(logits_out->end(), block.begin(), block.end());
+  }
   EvalResult result;
-  result.positions = int64_t(ids.size()) - 1;
-  result.nll_bits_per_sample = nll_bits(logits, ids, model.config().classes);
-  if (logits_out) *logits_out = std::move(logits);
+  result.positions = forcing.rows();
+  result.nll_bits_per_sample = total_bits / double(result.positions);
   return result;
 }
 

@@ -30,7 +30,8 @@ void FidelityAccumulator::add(std::span<const float> reference_logits, std::span
     log_softmax(row, classes, q);
     double kl = 0;
     for (int i = 0; i < classes; ++i) kl += std::exp(p[i]) * (p[i] - q[i]);
-    kl_.push_back(std::max(0.0, kl));
+    kl_.push_back(static_cast<float>(std::max(0.0, kl)));
+    kl_sum_ += std::max(0.0, kl);
     reference_nll_ -= p[ids[t + 1]] / std::log(2.0);
     nll_ -= q[ids[t + 1]] / std::log(2.0);
     agree_ += std::max_element(ref_row, ref_row + classes) - ref_row == std::max_element(row, row + classes) - row;
@@ -44,8 +45,8 @@ Fidelity FidelityAccumulator::result() const {
   const double n = double(kl_.size());
   f.reference_nll_bits = reference_nll_ / n;
   f.nll_bits = nll_ / n;
-  for (double kl : kl_) f.kl_mean += kl / n;
-  std::vector<double> sorted = kl_;
+  f.kl_mean = kl_sum_ / n;
+  std::vector<float> sorted = kl_;
   std::sort(sorted.begin(), sorted.end());
   auto percentile = [&](double p) { return sorted[std::min(sorted.size() - 1, size_t(p * (sorted.size() - 1) + 0.5))]; };
   f.kl_p50 = percentile(0.5);

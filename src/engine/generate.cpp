@@ -3,6 +3,7 @@
 
 #include "engine/generators.h"
 #include "fastwave/error.h"
+#include "fastwave/memory.h"
 
 namespace fastwave {
 
@@ -50,6 +51,9 @@ std::unique_ptr<Generator> make_generator(std::shared_ptr<const Network> network
                                           const Conditioning& conditioning) {
   if (!network) throw Error("make_generator: no network");
   conditioning.check(network->config());
+  const WorkingMemory memory = working_memory(network->config());
+  if (method == Method::kNaive) check_memory(memory.naive_generation, "naive generation with this model");
+  else check_memory(memory.fast_generation, "generation with this model");
   return method == Method::kNaive ? make_naive_generator(std::move(network), conditioning)
                                   : make_fast_generator(std::move(network), conditioning);
 }
@@ -66,13 +70,18 @@ std::vector<int> generate(Generator& generator, const ModelConfig& config, const
   UniformSource uniforms(options.seed);
   std::span<const float> logits = generator.feed(prime);
 
+  // No reserve(samples): memory follows the samples made, not the number asked for.
   std::vector<int> out;
-  out.reserve(size_t(options.samples));
   const int64_t report_every = std::max<int64_t>(1, config.sample_rate / 10);
+  constexpr size_t kSinkBlock = 4096;
   for (int64_t i = 0; i < options.samples; ++i) {
     const int id = sample_id(logits, options.temperature, uniforms.next());
     out.push_back(id);
     if (i + 1 < options.samples) logits = generator.push(id);
+    if (options.sink && (out.size() == kSinkBlock || i + 1 == options.samples)) {
+      options.sink(out);
+      out.clear();
+    }
     if (options.progress && ((i + 1) % report_every == 0 || i + 1 == options.samples)) {
       options.progress(i + 1, options.samples);
     }

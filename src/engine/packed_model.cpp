@@ -160,8 +160,11 @@ ConditioningTerms::ConditioningTerms(const PackedModel& model, const Conditionin
   if (c.has_global()) {
     global_row_.resize(width_);
     const float* e = model.global_embedding.data() + size_t(conditioning.speaker) * c.global_channels;
-    kernels.gemm_f32(model.global_proj.view(), e, c.global_channels, 1,
-                                       global_row_.data(), width_);
+    // The reference GEMM, whatever the ISA: conditioning terms then match bit for bit on
+    // every ISA (integer schemes sample the same ids everywhere), at a negligible cost
+    // (once per sequence here, once per local frame below).
+    kernels::reference_kernels().gemm_f32(model.global_proj.view(), e, c.global_channels, 1, global_row_.data(),
+                                          width_);
   }
 }
 
@@ -169,8 +172,9 @@ void ConditioningTerms::compute(int64_t f0, int64_t f1, float* out) const {
   const ModelConfig& c = model_.config;
   const int64_t rows = f1 - f0;
   if (c.has_local()) {
-    kernels_.gemm_f32(model_.local_proj.view(), conditioning_.local_features.data() + f0 * c.local_channels,
-               c.local_channels, static_cast<int>(rows), out, width_);
+    kernels::reference_kernels().gemm_f32(model_.local_proj.view(),
+                                          conditioning_.local_features.data() + f0 * c.local_channels,
+                                          c.local_channels, static_cast<int>(rows), out, width_);
   } else {
     std::fill(out, out + rows * width_, 0.0f);
   }

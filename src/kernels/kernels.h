@@ -94,10 +94,11 @@ struct KernelTable {
   const char* name;  // "ref", "avx2", "avx512"
   // y[n*ldy + r] = sum_c W[r][c] * x[n*ldx + c] + bias[r], for n < count, r < rows.
   void (*gemm_f32)(const PackedView& w, const float* x, int ldx, int count, float* y, int ldy);
-  // z[i] = tanh(pre[i]) * sigmoid(pre[channels + i]): WaveNet's gated activation.
+  // z[i] = tanh(pre[i]) * sigmoid(pre[channels + i]): WaveNet's gated activation, through
+  // the polynomial exp of kernels_ref.cpp. Bit for bit across ISAs.
   void (*gated_activation)(const float* pre, int channels, float* z);
 
-  // out[i] = exp((x[i] - shift) * scale): softmax weights for sampling.
+  // out[i] = exp((x[i] - shift) * scale): softmax weights for sampling. Bit for bit too.
   void (*scaled_exp)(const float* x, int n, float shift, float scale, float* out);
 
   // x[0..n) rounded to bfloat16 (to nearest even), zero-padded to n_padded.

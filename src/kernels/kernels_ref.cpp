@@ -19,14 +19,39 @@ void gemm_f32_ref(const PackedView& w, const float* x, int ldx, int count, float
   }
 }
 
+// exp(x) exactly as the AVX2 and AVX-512 kernels compute it, one lane at a time: the same
+// clamp, Cody-Waite reduction by ln 2 and degree-5 polynomial (Cephes expf), each step
+// rounded as its vector instruction rounds it (std::fma for fmadd/fnmadd, a float
+// multiply for mul, ldexp for scalef). Being the specification bit for bit, not merely to
+// a tolerance, is what lets integer-scheme models sample the same ids on every ISA: the
+// gate's output is quantized to int8 next, and a one-ulp difference can move a rounding.
+float exp_like_simd(float x) {
+  x = std::fmin(std::fmax(x, -87.0f), 88.0f);
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  float r = std::fma(-n, 0.693359375f, x);
+  r = std::fma(-n, -2.12194440e-4f, r);
+  float p = 1.9875691500e-4f;
+  p = std::fma(p, r, 1.3981999507e-3f);
+  p = std::fma(p, r, 8.3334519073e-3f);
+  p = std::fma(p, r, 4.1665795894e-2f);
+  p = std::fma(p, r, 1.6666665459e-1f);
+  p = std::fma(p, r, 5.0000001201e-1f);
+  const float y = std::fma(p, r * r, r) + 1.0f;
+  return std::ldexp(y, static_cast<int>(n));
+}
+
+// tanh(f) * sigmoid(g) = (1 - e^-2f) / ((1 + e^-2f) (1 + e^-g)), with the SIMD kernels'
+// clamps (f >= -9, g >= -40: within 3e-8 of the limits) and order of operations.
 void gated_activation_ref(const float* pre, int channels, float* z) {
   for (int i = 0; i < channels; ++i) {
-    z[i] = std::tanh(pre[i]) / (1.0f + std::exp(-pre[channels + i]));
+    const float f = std::fmax(pre[i], -9.0f), g = std::fmax(pre[channels + i], -40.0f);
+    const float e_f = exp_like_simd(f * -2.0f), e_g = exp_like_simd(0.0f - g);
+    z[i] = (1.0f - e_f) / ((1.0f + e_f) * (1.0f + e_g));
   }
 }
 
 void scaled_exp_ref(const float* x, int n, float shift, float scale, float* out) {
-  for (int i = 0; i < n; ++i) out[i] = std::exp((x[i] - shift) * scale);
+  for (int i = 0; i < n; ++i) out[i] = exp_like_simd((x[i] - shift) * scale);
 }
 
 float bf16_to_float(uint16_t b) {

@@ -2,7 +2,6 @@
 // The reader treats the file as hostile: every number is checked before it is used.
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <limits>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +9,7 @@
 #include "fastwave/audio.h"
 #include "fastwave/error.h"
 #include "fastwave/model.h"
+#include "io/input_file.h"
 
 namespace fastwave {
 namespace {
@@ -19,19 +19,8 @@ constexpr uint64_t kMaxHeaderBytes = 100u << 20;
 constexpr int kFloatFormatVersion = 1;
 constexpr int kQuantizedFormatVersion = 2;
 constexpr size_t kDataAlignment = 64;
-
-std::vector<uint8_t> read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw Error("cannot open model file '" + path + "'");
-  const std::streamoff size = in.tellg();
-  if (size < 0) throw Error("cannot read model file '" + path + "'");
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  in.seekg(0);
-  if (!in.read(reinterpret_cast<char*>(bytes.data()), size)) {
-    throw Error("cannot read model file '" + path + "'");
-  }
-  return bytes;
-}
+// Larger than any model this engine could run at a useful speed (the shipped ones are 3 MB).
+constexpr uint64_t kMaxModelFileBytes = uint64_t{4} << 30;
 
 DType parse_dtype(const std::string& name, const std::string& tensor) {
   for (DType d : {DType::F32, DType::BF16, DType::I8, DType::U8}) {
@@ -98,8 +87,14 @@ SchemeMap parse_schemes(const nlohmann::json& meta) {
     TensorScheme scheme;
     scheme.scheme = parse_scheme(entry["scheme"].get<std::string>());
     if (entry.contains("group_size")) {
-      if (!entry["group_size"].is_number_integer()) throw Error("quantization entry for '" + name + "': bad group_size");
-      scheme.group_size = entry["group_size"].get<int>();
+      // Read as 64 bits and range-checked: 2^32+8 must not wrap to a valid 8.
+      const auto& size = entry["group_size"];
+      const bool fits = size.is_number_integer() && !(size.is_number_unsigned() && size.get<uint64_t>() > INT32_MAX);
+      const int64_t value = fits ? size.get<int64_t>() : -1;
+      if (value <= 0 || value > INT32_MAX) {
+        throw Error("quantization entry for '" + name + "': group_size " + size.dump() + " is not a positive int32");
+      }
+      scheme.group_size = static_cast<int>(value);
     }
     schemes.emplace(name, scheme);
   }
@@ -109,8 +104,12 @@ SchemeMap parse_schemes(const nlohmann::json& meta) {
 }  // namespace
 
 Model Model::load(const std::string& path) {
+  const std::vector<uint8_t> file = io::read_file(path, "model file", kMaxModelFileBytes);
+  return parse(file, path);
+}
+
+Model Model::parse(std::span<const uint8_t> file, const std::string& name) {
   try {
-    const std::vector<uint8_t> file = read_whole_file(path);
     if (file.size() < 8) throw Error("file is shorter than the 8-byte header length");
     uint64_t header_len = 0;
     for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | file[i];
@@ -125,11 +124,14 @@ Model Model::load(const std::string& path) {
 
     const auto meta = header.find("__metadata__");
     if (meta == header.end() || !meta->is_object()) throw Error("header has no __metadata__");
-    if (meta->value("format", "") != "fastwave") throw Error("__metadata__.format is not \"fastwave\"");
-    const auto version = meta->value("format_version", "");
+    const auto format = meta->find("format");
+    if (format == meta->end() || !format->is_string() || format->get<std::string>() != "fastwave") throw Error("__metadata__.format is not \"fastwave\"");
+    const auto version_field = meta->find("format_version");
+    const std::string version =
+        version_field != meta->end() && version_field->is_string() ? version_field->get<std::string>() : "";
     if (version != std::to_string(kFloatFormatVersion) && version != std::to_string(kQuantizedFormatVersion)) {
-      throw Error("format_version '" + version + "' is not supported (this build reads " +
-                  std::to_string(kFloatFormatVersion) + " and " + std::to_string(kQuantizedFormatVersion) + ")");
+      throw Error("format_version " + (version_field == meta->end() ? "(missing)" : version_field->dump()) + " is not supported (this build reads the strings \"" +
+                  std::to_string(kFloatFormatVersion) + "\" and \"" + std::to_string(kQuantizedFormatVersion) + "\")");
     }
     const auto config_text = meta->find("config");
     if (config_text == meta->end() || !config_text->is_string()) {
@@ -137,12 +139,19 @@ Model Model::load(const std::string& path) {
     }
     const ModelConfig config = ModelConfig::from_json(config_text->get<std::string>());
     const SchemeMap schemes = parse_schemes(*meta);
+    const bool float_only = version == std::to_string(kFloatFormatVersion);
+    if (float_only && !schemes.empty()) throw Error("format_version 1 holds float tensors only, yet lists quantization schemes");
 
     const uint64_t data_begin = 8 + header_len;
     const uint64_t data_size = file.size() - data_begin;
     std::vector<Entry> entries;
     for (const auto& [name, info] : header.items()) {
-      if (name != "__metadata__") entries.push_back(parse_entry(name, info, data_size));
+      if (name == "__metadata__") continue;
+      entries.push_back(parse_entry(name, info, data_size));
+      if (float_only && entries.back().tensor.dtype != DType::F32) {
+        throw Error("tensor '" + name + "' is " + dtype_name(entries.back().tensor.dtype) +
+                    ", but format_version 1 holds float tensors only");
+      }
     }
     std::sort(entries.begin(), entries.end(),
               [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
@@ -163,7 +172,12 @@ Model Model::load(const std::string& path) {
     }
     return Model(config, std::move(tensors), schemes);
   } catch (const Error& e) {
-    throw Error("'" + path + "': " + e.what());
+    throw Error("'" + name + "': " + e.what());
+  } catch (const std::bad_alloc&) {
+    throw Error("'" + name + "': out of memory while loading the model");
+  } catch (const std::exception& e) {
+    // Only fastwave::Error leaves the library: JSON type errors and the like become one.
+    throw Error("'" + name + "': malformed model file: " + e.what());
   }
 }
 

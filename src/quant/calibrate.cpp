@@ -6,13 +6,13 @@
 #include "engine/packed_model.h"
 #include "engine/sequence_forward.h"
 #include "fastwave/error.h"
+#include "fastwave/memory.h"
 #include "fastwave/quantize.h"
 
 namespace fastwave {
 namespace {
 
 constexpr size_t kSampleCap = 1 << 16;  // magnitudes kept per point; enough for a clip search
-constexpr int64_t kChunk = 4096;
 
 // Keeps every stride-th magnitude, doubling the stride whenever the sample is full, so
 // the sample stays spread over all the audio seen.
@@ -92,6 +92,8 @@ CalibrationMethod parse_calibration_method(const std::string& name) {
 std::vector<float> calibrate_activation_clips(const Model& model, const QuantizeOptions& options) {
   if (options.calibration.empty()) throw Error("calibration needs audio");
   if (!(options.percentile > 0 && options.percentile <= 100)) throw Error("percentile must be in (0, 100]");
+  const WorkingMemory memory = working_memory(model.config());
+  check_memory(memory.packed_weights + memory.evaluation_per_thread, "calibrating this model");
   const PackedModel packed(model);
   const auto& kernels = kernels::active_kernels();
   const int points = 2 * model.config().num_layers() + 2;
@@ -110,9 +112,10 @@ std::vector<float> calibrate_activation_clips(const Model& model, const Quantize
       }
     });
     const int64_t rows = int64_t(ids.size()) - 1;
-    std::vector<float> logits(size_t(kChunk) * model.config().classes);
-    for (int64_t begin = 0; begin < rows; begin += kChunk) {
-      const int64_t end = std::min(rows, begin + kChunk);
+    const int64_t chunk = memory.evaluation_chunk;
+    std::vector<float> logits(size_t(chunk) * model.config().classes);
+    for (int64_t begin = 0; begin < rows; begin += chunk) {
+      const int64_t end = std::min(rows, begin + chunk);
       const int64_t start = std::max<int64_t>(0, begin - model.config().receptive_field() + 1);
       fresh_from = begin - start;
       forward.run(ids, begin, end, logits.data());

@@ -104,7 +104,7 @@ TEST_F(ModelFile, RejectsWrongFormatAndVersion) {
   std::string v2 = header;
   v2.replace(v2.find("\"format_version\":\"1\""), 20, "\"format_version\":\"9\"");
   corrupt(with_header(bytes_, v2));
-  expect_load_error(bad_, "format_version '9'");
+  expect_load_error(bad_, "format_version \"9\"");
   std::string other = header;
   other.replace(other.find("\"format\":\"fastwave\""), 19, "\"format\":\"pytorch!\"");
   corrupt(with_header(bytes_, other));
@@ -156,6 +156,63 @@ TEST_F(ModelFile, RejectsWrongDtype) {
   header.replace(header.find("\"F32\""), 5, "\"F64\"");
   corrupt(with_header(bytes_, header));
   expect_load_error(bad_, "unsupported dtype 'F64'");
+}
+
+// Only fastwave::Error leaves the loader, and it names the file.
+TEST_F(ModelFile, JsonTypeErrorsBecomeErrorsNamingTheFile) {
+  const std::string header = header_of(bytes_);
+  for (const std::string& replacement : {"\"format_version\":1", "\"format_version\":null", "\"format_version\":[]"}) {
+    std::string h = header;
+    h.replace(h.find("\"format_version\":\"1\""), 20, replacement);
+    corrupt(with_header(bytes_, h));
+    expect_load_error(bad_, "'" + bad_ + "': format_version");
+  }
+  std::string h = header;
+  h.replace(h.find("\"format\":\"fastwave\""), 19, "\"format\":7");
+  corrupt(with_header(bytes_, h));
+  expect_load_error(bad_, "'" + bad_ + "': __metadata__.format");
+}
+
+TEST_F(ModelFile, ParsesFromMemoryWithTheSameChecks) {
+  EXPECT_EQ(Model::parse(bytes_, "in-memory").config().to_json(), config_.to_json());
+  auto bytes = bytes_;
+  bytes.resize(bytes.size() / 2);
+  try {
+    Model::parse(bytes, "in-memory");
+    ADD_FAILURE() << "parsed a truncated model";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'in-memory'"), std::string::npos) << e.what();
+  }
+}
+
+class QuantizedModelFile : public ModelFile {
+ protected:
+  void SetUp() override {
+    ModelFile::SetUp();
+    QuantizeOptions options;
+    options.scheme = Scheme::kInt4;
+    options.group_size = 8;
+    quantize(Model::load(path_), options).save(path_);
+    bytes_ = testing::read_bytes(path_);
+  }
+};
+
+TEST_F(QuantizedModelFile, QuantizedTensorsNeedFormatVersion2) {
+  ASSERT_NO_THROW(Model::load(path_));
+  std::string h = header_of(bytes_);
+  h.replace(h.find("\"format_version\":\"2\""), 20, "\"format_version\":\"1\"");
+  corrupt(with_header(bytes_, h));
+  expect_load_error(bad_, "format_version 1 holds float tensors only");
+}
+
+TEST_F(QuantizedModelFile, GroupSizeBeyond32BitsIsNotTruncated) {
+  std::string h = header_of(bytes_);
+  // 2^32 + 8 would read as 8 through a 32-bit conversion, and load.
+  const std::string from = "\\\"group_size\\\":8", to = "\\\"group_size\\\":4294967304";
+  ASSERT_NE(h.find(from), std::string::npos) << h.substr(0, 300);
+  for (size_t at = h.find(from); at != std::string::npos; at = h.find(from, at + to.size())) h.replace(at, from.size(), to);
+  corrupt(with_header(bytes_, h));
+  expect_load_error(bad_, "group_size 4294967304");
 }
 
 TEST(ModelConstruction, RejectsMissingAndExtraTensors) {

@@ -1,0 +1,64 @@
+#include "io/input_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fastwave/error.h"
+
+namespace fastwave::io {
+
+InputFile::InputFile(const std::string& path, const std::string& what) : path_(path), what_(what) {
+  // O_NONBLOCK: opening a FIFO for reading must not wait for a writer; cleared below.
+  fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd_ < 0) throw Error("cannot open " + what + " '" + path + "': " + std::strerror(errno));
+  struct stat st {};
+  const char* refusal = nullptr;
+  if (::fstat(fd_, &st) != 0) refusal = "cannot be examined";
+  else if (S_ISDIR(st.st_mode)) refusal = "is a directory";
+  else if (!S_ISREG(st.st_mode)) refusal = "is not a regular file (a FIFO, device or socket)";
+  else if (::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK) != 0) refusal = "cannot be read";
+  if (refusal) {
+    ::close(fd_);
+    throw Error("cannot open " + what + " '" + path + "': it " + refusal);
+  }
+  size_ = static_cast<uint64_t>(st.st_size);
+}
+
+InputFile::~InputFile() { ::close(fd_); }
+
+size_t InputFile::read_some(std::span<uint8_t> bytes) {
+  for (;;) {
+    const ssize_t got = ::read(fd_, bytes.data(), bytes.size());
+    if (got >= 0) return static_cast<size_t>(got);
+    if (errno != EINTR) throw Error("cannot read " + what_ + " '" + path_ + "': " + std::strerror(errno));
+  }
+}
+
+void InputFile::read_exactly(std::span<uint8_t> bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const size_t got = read_some(bytes.subspan(done));
+    if (got == 0) throw Error(what_ + " '" + path_ + "' is truncated (or shrank while being read)");
+    done += got;
+  }
+}
+
+std::vector<uint8_t> InputFile::read_all(uint64_t max_bytes) {
+  if (size_ > max_bytes) {
+    throw Error(what_ + " '" + path_ + "' is " + std::to_string(size_) + " bytes, over the limit of " +
+                std::to_string(max_bytes));
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(size_));
+  read_exactly(bytes);
+  return bytes;
+}
+
+std::vector<uint8_t> read_file(const std::string& path, const std::string& what, uint64_t max_bytes) {
+  return InputFile(path, what).read_all(max_bytes);
+}
+
+}  // namespace fastwave::io
