@@ -351,8 +351,10 @@ TrainResult train(const TrainOptions& options) {
       }
       save_checkpoint(last, net, optimizer, state);
       if (!options.quiet) {
-        std::fprintf(stderr, "%sstep %lld: valid %.4f bits/sample%s\n", tty ? "\r\033[K" : "",
-                     (long long)step, bits, best ? " (best, exported)" : "");
+        // The time since this run started, for curves of validation NLL against hours.
+        std::fprintf(stderr, "%sstep %lld after %s: valid %.4f bits/sample%s\n", tty ? "\r\033[K" : "",
+                     (long long)step, format_duration(seconds_since(start)).c_str(), bits,
+                     best ? " (best, exported)" : "");
       }
     }
     if (stop) break;
