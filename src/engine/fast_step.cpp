@@ -97,16 +97,14 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
     layer.residual_skip.apply(z_.data(), dil, batch, residual_skip_.data(), rs_width, kernels);
     for (int b = 0; b < batch; ++b) {
       const float* rs = &residual_skip_[size_t(b) * rs_width];
-      if (n + 1 < layers) {  // the last layer has no residual rows
-        float* x = &x_[size_t(b) * res];
-        for (int i = 0; i < res; ++i) x[i] += rs[i];
-      }
+      // The last layer has no residual rows.
+      if (n + 1 < layers) kernels.accumulate(rs, res, &x_[size_t(b) * res]);
       const float* part = rs + layer.skip_offset;
       float* skip = &skip_[size_t(b) * c.skip_channels];
       if (n == 0) {
         std::copy(part, part + c.skip_channels, skip);
       } else {
-        for (int i = 0; i < c.skip_channels; ++i) skip[i] += part[i];
+        kernels.accumulate(part, c.skip_channels, skip);
       }
     }
   }

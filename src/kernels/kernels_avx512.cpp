@@ -357,6 +357,13 @@ void gemm_int4_avx512(const Int4View& w, const uint8_t* x, int ldx, const float*
 
 }  // namespace
 
+void accumulate_avx512(const float* x, int n, float* y) {
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 k = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, y + i), _mm512_maskz_loadu_ps(k, x + i)));
+  }
+}
+
 // Kernels needing VNNI or BF16 come from the AVX2 table on AVX-512 CPUs that lack them.
 const KernelTable* avx512_kernels() {
   static const KernelTable* table = [] () -> const KernelTable* {
@@ -371,7 +378,8 @@ const KernelTable* avx512_kernels() {
                                f.avx512_bf16 ? gemm_bf16_avx512 : avx2->gemm_bf16,
                                quantize_u8_avx512,
                                f.avx512_vnni ? gemm_int8_avx512 : avx2->gemm_int8,
-                               f.avx512_vnni ? gemm_int4_avx512 : avx2->gemm_int4};
+                               f.avx512_vnni ? gemm_int4_avx512 : avx2->gemm_int4,
+                               accumulate_avx512};
     return &t;
   }();
   return table;
