@@ -24,7 +24,7 @@ struct TeacherForcing::State {
         workers(int(std::clamp<int64_t>(threads, 1, std::max<int64_t>(1, (rows + chunk - 1) / chunk)))),
         packed(model),
         kernels(kernels::active_kernels()),
-        terms(packed, conditioning, kernels) {
+        terms(packed, conditioning) {
     for (int w = 0; w < workers; ++w) forwards.emplace_back(std::make_unique<SequenceForward>(packed, terms, kernels));
     block.resize(size_t(workers) * chunk * classes);
   }

@@ -15,7 +15,7 @@ class FastGenerator final : public Generator {
       : model_(model),
         conditioning_(conditioning),
         kernels_(kernels),
-        terms_(model_, conditioning_, kernels_) {
+        terms_(model_, conditioning_) {
     const ModelConfig& c = model_.config;
     const int res = c.residual_channels, dil = c.dilation_channels;
     for (const auto& layer : model_.layers) {

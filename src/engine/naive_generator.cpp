@@ -14,7 +14,7 @@ class NaiveGenerator final : public Generator {
   NaiveGenerator(const Model& model, const Conditioning& conditioning, const kernels::KernelTable& kernels)
       : model_(model),
         conditioning_(conditioning),
-        terms_(model_, conditioning_, kernels),
+        terms_(model_, conditioning_),
         forward_(model_, terms_, kernels),
         logits_(model_.config.classes) {}
 

@@ -100,7 +100,7 @@ std::vector<float> calibrate_activation_clips(const Model& model, const Quantize
   std::vector<MagnitudeSample> samples(points);
   for (const auto& [ids, conditioning] : options.calibration) {
     if (ids.size() < 2) continue;
-    const ConditioningTerms terms(packed, conditioning, kernels);
+    const ConditioningTerms terms(packed, conditioning);
     SequenceForward forward(packed, terms, kernels);
     // The window before each chunk's first output repeats positions the previous chunk
     // saw; observe only the rows that are new.
