@@ -15,6 +15,15 @@
 
 namespace fastwave {
 
+namespace {
+
+// One worker per chunk at most: more threads than chunks would only cost memory.
+int worker_count(int threads, int64_t rows, int64_t chunk) {
+  return int(std::clamp<int64_t>(threads, 1, std::max<int64_t>(1, (rows + chunk - 1) / chunk)));
+}
+
+}  // namespace
+
 struct TeacherForcing::State {
   State(std::shared_ptr<const Network> net, std::span<const int> ids, const Conditioning& conditioning, int threads)
       : network(std::move(net)),
@@ -22,8 +31,8 @@ struct TeacherForcing::State {
         classes(network->config().classes),
         rows(int64_t(ids.size()) - 1),
         chunk(working_memory(network->config()).evaluation_chunk),
-        workers(int(std::clamp<int64_t>(threads, 1, std::max<int64_t>(1, (rows + chunk - 1) / chunk)))),
-        terms(network->packed(), conditioning, network->kernels()) {
+        workers(worker_count(threads, rows, chunk)),
+        terms(network->packed(), conditioning) {
     for (int w = 0; w < workers; ++w) {
       forwards.emplace_back(std::make_unique<SequenceForward>(network->packed(), terms, network->kernels()));
     }
@@ -49,7 +58,7 @@ void check_request(const ModelConfig& c, std::span<const int> ids, const Conditi
   if (ids.size() < 2) throw Error("need at least 2 samples to evaluate");
   for (size_t t = 0; t < ids.size(); ++t) check_push(c, conditioning, ids[t], int64_t(t));
   const WorkingMemory memory = working_memory(c);
-  const uint64_t workers = uint64_t(std::clamp(threads, 1, 1024));
+  const uint64_t workers = uint64_t(worker_count(threads, int64_t(ids.size()) - 1, memory.evaluation_chunk));
   check_memory(memory.packed_weights + workers * memory.evaluation_per_thread, "evaluating with this model");
 }
 

@@ -9,7 +9,7 @@
 namespace fastwave {
 
 FastStream::FastStream(const Network& network, const Conditioning& conditioning)
-    : conditioning_(conditioning), terms_(network.packed(), conditioning_, network.kernels()) {
+    : conditioning_(conditioning), terms_(network.packed(), conditioning_) {
   const ModelConfig& c = network.config();
   for (const auto& layer : network.packed().layers) {
     rings_.emplace_back(size_t((c.kernel_size - 1) * layer.dilation + 1) * c.residual_channels);
