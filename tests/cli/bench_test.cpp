@@ -146,6 +146,7 @@ TEST_F(Bench, BadSweepsAreOneLineErrors) {
   expect_failure("--sweep streams=1,2,4,...,60", "does not reach 60");
   expect_failure("--sweep streams=1,2,5,...,9", "no progression");
   expect_failure("--sweep samples=1..100000", "more than 1000 points");
+  expect_failure("--sweep samples=1,2,...,99999999999", "too large");
   expect_failure("--sweep layers=2..3", "takes no -m");
   expect_failure("--methods turbo", "turbo");
 }
