@@ -1,5 +1,6 @@
 // Timing one benchmark point: warm-up, timed runs, wall time and rate mean ± sd, CPU use
 // and the peak resident set; and the static facts of a network (MACs, file bytes).
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -22,9 +23,11 @@ double cpu_seconds() {
 }
 
 // Linux keeps one peak-RSS mark per process; writing "5" to clear_refs resets it to the
-// current RSS, so each point reports its own peak. Where that is not allowed the mark
-// stays the process's peak so far.
+// current RSS, so each point reports its own peak (after handing the heap that earlier
+// points freed back to the system). Where that is not allowed the mark stays the
+// process's peak so far.
 void reset_peak_rss() {
+  ::malloc_trim(0);
   std::ofstream("/proc/self/clear_refs") << "5";
 }
 
