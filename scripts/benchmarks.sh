@@ -18,8 +18,8 @@ model=models/violin.fwm
 schemes=f32,bf16,int8-dynamic,int8-static,int4
 
 echo "== machine"
-{ date -u; lscpu; echo; uname -srm; echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"; } > "$out/machine.txt"
-grep -E "Model name|^CPU\(s\)|L2|L3|Flags" "$out/machine.txt" | cut -c1-160
+{ date -u; lscpu; getconf -a | grep -E "CACHE_SIZE"; echo; uname -srm; echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"; } > "$out/machine.txt"
+grep -E "Model name|^CPU\(s\)|CPU family|CACHE_SIZE|^load" "$out/machine.txt"
 pgrep -fa fastwave-train-bin | sed 's/^/busy: /' || echo "no training processes running"
 
 echo "== schemes x ISA x method ($model, 1 thread, core $core)"
