@@ -15,7 +15,7 @@ install_packages() {
 }
 
 BUILD_PACKAGES=(g++ cmake make pkg-config libsndfile1-dev libsoxr-dev libcli11-dev nlohmann-json3-dev libfftw3-dev libeigen3-dev)
-TEST_PACKAGES=(libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev python3-torch python3-numpy)
+TEST_PACKAGES=(libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev python3-torch python3-numpy python3-matplotlib)
 # Training (fastwave train) links libtorch; OpenBLAS keeps Debian's torch off its slow reference BLAS.
 TRAIN_PACKAGES=(libtorch-dev libopenblas0)
 
