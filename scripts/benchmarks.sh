@@ -62,6 +62,13 @@ if [ -x "$kernels" ]; then
   taskset -c "$core" "$kernels" --benchmark_filter='(avx512|openblas)$' 2>/dev/null | tee "$out/kernels.txt"
 fi
 
+if command -v perf >/dev/null; then
+  echo "== memory: glibc memcpy of an L2-sized block, of the f32 weights' size, and of a DRAM-sized one (perf bench)"
+  for size in 512KB 2700KB 64MB; do
+    echo "memcpy $size: $(taskset -c "$core" perf bench mem memcpy -s "$size" -l 2000 -f default 2>/dev/null | awk '/sec/ { print $1, $2 }')"
+  done | tee "$out/memcpy.txt"
+fi
+
 echo "== where the time goes (perf record, fast path, 1 thread)"
 for scheme in f32 int8-dynamic; do
   taskset -c "$core" perf record -q -F 999 -o "$out/perf.$scheme.data" "$fw" bench -m "$model" --schemes "$scheme" \
