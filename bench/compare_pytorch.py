@@ -2,7 +2,7 @@
 """fastwave against PyTorch on the same weights, one thread: generation speed and size.
 
     compare_pytorch.py --fastwave BIN [--model models/violin.fwm] [--workdir DIR]
-                       [--naive-samples 8] [--fast-samples 400] [--runs 3]
+                       [--naive-samples 8] [--fast-samples 400] [--runs 3] [--layers 4,6,8,10,12]
 
 The float weights of MODEL are loaded into our pytorch-wavenet-style module
 (tools/pytorch_wavenet_reference.py), saved with torch.save and converted back with
@@ -22,7 +22,8 @@ same weights through the same path a pytorch-wavenet user takes. Measured in PyT
   no retraining.
 
 fastwave is measured by `fastwave bench` (naive and fast, every scheme) on the converted
-file. Sizes are those of the saved state_dict (PyTorch) and of the model file (fastwave).
+file. With --layers, also the seeds' generate-against-fast-generate table over depth:
+random-init 2 blocks x L layers, the same weights in both. Sizes are those of the saved state_dict (PyTorch) and of the model file (fastwave).
 Run it pinned to one core (bench/compare_pytorch.sh does: taskset -c 0).
 """
 import argparse
@@ -239,6 +240,56 @@ def static_quantized(model, calibration_samples):
     return torch.ao.quantization.convert(prepared)
 
 
+# -- fastwave -------------------------------------------------------------------------------
+
+def convert(model, workdir, name, sample_rate=16000):
+    """torch.save(state_dict) -> tools/convert_pytorch_wavenet.py -> a fastwave file; returns
+    its path and the seconds the converter took."""
+    checkpoint, converted = os.path.join(workdir, name + ".pt"), os.path.join(workdir, name + ".fwm")
+    torch.save(model.state_dict(), checkpoint)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert_pytorch_wavenet.py"), checkpoint, converted,
+                    "--layers-per-block", str(model.layers), "--sample-rate", str(sample_rate)],
+                   check=True, stdout=subprocess.DEVNULL)
+    return converted, time.perf_counter() - t0
+
+
+def fastwave_bench(binary, model, json_path, *options):
+    """Rows of `fastwave bench -m model options...`."""
+    subprocess.run([binary, "bench", "-m", model, *options, "--json", json_path], check=True,
+                   stdout=subprocess.DEVNULL)
+    with open(json_path) as f:
+        return json.load(f)
+
+
+def depth_sweep(args, layers):
+    """The seeds' generate against fast_generate table, over depth: random-init 2 blocks x L
+    layers (default channels), the same weights in PyTorch and (converted) in fastwave."""
+    print()
+    print("depth sweep: random-init 2 blocks x L layers, 32/32/256/256 channels; samples/s, one thread")
+    print("| L | receptive field | PyTorch generate | PyTorch generate_fast | fast / generate | "
+          "fastwave naive | fastwave fast | fast / naive | fastwave fast / PyTorch generate_fast |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    out = []
+    for L in layers:
+        torch.manual_seed(L)
+        model = WaveNetModel(layers=L, blocks=2, output_length=1).eval()
+        path, _ = convert(model, args.workdir, f"layers{L}")
+        gen = timed(lambda n, s: generate(model, n, s), args.runs, args.naive_samples)
+        steps = ConvSteps(model)
+        fast = timed(lambda n, s: generate_fast(steps, n, s), args.runs, args.fast_samples)
+        fw = fastwave_bench(args.fastwave, path, os.path.join(args.workdir, f"layers{L}.json"), "--methods",
+                            "fast,naive", "--naive-samples", str(args.naive_samples), "-n", "8000", "--runs",
+                            str(args.runs))
+        fw = {r["method"]: r["samples_per_second_mean"] for r in fw}
+        print(f"| {L} | {model.receptive_field} | {gen[0]:,.1f} | {fast[0]:,.1f} | {fast[0] / gen[0]:,.1f}x | "
+              f"{fw['naive']:,.1f} | {fw['fast']:,.0f} | {fw['fast'] / fw['naive']:,.0f}x | "
+              f"{fw['fast'] / fast[0]:,.0f}x |", flush=True)
+        out.append(dict(layers_per_block=L, receptive_field=model.receptive_field, pytorch_generate=gen[0],
+                        pytorch_generate_fast=fast[0], fastwave_naive=fw["naive"], fastwave_fast=fw["fast"]))
+    return out
+
+
 # -- timing ---------------------------------------------------------------------------------
 
 def timed(run, runs, samples, seconds=2.0):
@@ -271,6 +322,7 @@ def main():
     parser.add_argument("--calibration-samples", type=int, default=100,
                         help="samples the float model generates to calibrate PyTorch static quantization")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--layers", help="also sweep depth: random 2 x L models for these L, e.g. 4,6,8,10,12")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
@@ -280,14 +332,7 @@ def main():
           f"{torch.backends.quantized.engine}; CPU affinity {sorted(os.sched_getaffinity(0))}")
 
     config, model = load_reference(args.model)
-    checkpoint = os.path.join(args.workdir, "model.pt")
-    converted = os.path.join(args.workdir, "model.fwm")
-    torch.save(model.state_dict(), checkpoint)
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert_pytorch_wavenet.py"), checkpoint, converted,
-                    "--layers-per-block", str(config["layers_per_block"]),
-                    "--sample-rate", str(config["sample_rate"])], check=True, stdout=subprocess.DEVNULL)
-    convert_seconds = time.perf_counter() - t0
+    converted, convert_seconds = convert(model, args.workdir, "model", config["sample_rate"])
     print(f"model {args.model}: {config['blocks']} blocks x {config['layers_per_block']} layers, receptive field "
           f"{model.receptive_field}; torch.save {state_dict_bytes(model)} bytes -> converter -> {converted} "
           f"({os.path.getsize(converted)} bytes) in {convert_seconds:.2f} s")
@@ -347,16 +392,12 @@ def main():
         note=f"({count_quantized(static)} modules quantized; calibrated on {args.calibration_samples} samples; "
              f"{err})")
 
-    fw_json = os.path.join(args.workdir, "fastwave.json")
-    subprocess.run([args.fastwave, "bench", "-m", converted, "--schemes", "f32,bf16,int8-dynamic,int8-static,int4",
-                    "--methods", "fast,naive", "--naive-samples", str(args.naive_samples), "-n",
-                    str(args.fastwave_samples), "--runs", str(args.runs), "--json", fw_json],
-                   check=True, stdout=subprocess.DEVNULL)
-    with open(fw_json) as f:
-        for r in json.load(f):
-            add("fastwave", "naive" if r["method"] == "naive" else "fast", f"{r['scheme']} ({r['isa']})",
-                (r["samples_per_second_mean"], r["samples_per_second_sd"], r["samples"]), r["model_file_bytes"],
-                r["quantize_seconds"])
+    for r in fastwave_bench(args.fastwave, converted, os.path.join(args.workdir, "fastwave.json"), "--schemes",
+                            "f32,bf16,int8-dynamic,int8-static,int4", "--methods", "fast,naive", "--naive-samples",
+                            str(args.naive_samples), "-n", str(args.fastwave_samples), "--runs", str(args.runs)):
+        add("fastwave", "naive" if r["method"] == "naive" else "fast", f"{r['scheme']} ({r['isa']})",
+            (r["samples_per_second_mean"], r["samples_per_second_sd"], r["samples"]), r["model_file_bytes"],
+            r["quantize_seconds"])
 
     base_gen = rows[0]["samples_per_second_mean"]
     base_fast = rows[1]["samples_per_second_mean"]
@@ -394,9 +435,10 @@ def main():
         if r["quantize_seconds"] is not None and key not in seen:
             seen.add(key)
             print(f"time to quantize, {r['implementation']} {r['form']}: {r['quantize_seconds']:.3f} s")
+    depth = depth_sweep(args, [int(x) for x in args.layers.split(",")]) if args.layers else []
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(convert_seconds=convert_seconds, rows=rows), f, indent=2)
+            json.dump(dict(convert_seconds=convert_seconds, rows=rows, depth=depth), f, indent=2)
 
 
 if __name__ == "__main__":

@@ -78,7 +78,8 @@ for scheme in f32 int8-dynamic; do
 done
 
 echo "== against PyTorch (bench/compare_pytorch.sh, core $core)"
-CORE="$core" WORKDIR="$out/compare_pytorch" JSON="$out/compare_pytorch.json" bash bench/compare_pytorch.sh "$fw" |
+CORE="$core" WORKDIR="$out/compare_pytorch" JSON="$out/compare_pytorch.json" LAYERS=4,6,8,10,12 \
+  bash bench/compare_pytorch.sh "$fw" |
   tee "$out/compare_pytorch.txt"
 
 echo "== plots"
