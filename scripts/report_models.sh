@@ -42,5 +42,5 @@ done
 
 echo "== generation speed (violin model)"
 $fw bench -m models/violin.fwm --schemes f32,bf16,int8-dynamic,int8-static,int4 --isa avx2,avx512 \
-  --methods fast,naive --naive-samples 4 --json "$out/bench.json"
+  --methods fast,naive --naive-samples 4 --runs 5 --json "$out/bench.json"
 $fw bench -m models/violin.fwm --isa ref -n 4000 --runs 3

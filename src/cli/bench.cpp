@@ -1,246 +1,216 @@
-// fastwave bench: generation speed per kernel ISA and method, mean ± sd over runs after
-// warm-up, with the real-time factor, CPU use and the fast/naive ratio of this run.
-#include <sys/resource.h>
-
+// fastwave bench: generation speed over a grid of points (model or random-init depth,
+// scheme, ISA, method, length, streams, threads), mean ± sd over runs after warm-up, with
+// the costs that explain it (weights and MACs per sample, CPU use, peak RSS).
+// Timing: bench_measure.cpp; sweeps: bench_sweep.cpp; output: bench_report.cpp.
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
-#include <nlohmann/json.hpp>
+#include <filesystem>
 
+#include "cli/bench.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 
 namespace fastwave::cli {
 namespace {
 
-double cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + 1e-6 * (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
-}
+using bench::Row;
 
-struct Measurement {
-  std::string scheme, isa, method;
-  size_t weight_bytes = 0;
-  int64_t samples = 0;  // per stream
-  int streams = 1, threads = 1, runs = 0;
-  double mean = 0, sd = 0, cpu_use = 0;  // aggregate samples/s, and CPU seconds per wall second
+// A network to measure before ISA selection: a model in one scheme.
+struct Variant {
+  std::string model_name, scheme;
+  Model model;
+  double quantize_seconds = -1;
 };
 
-Conditioning bench_conditioning(const ModelConfig& c, int64_t samples) {
-  Conditioning cond;
-  if (c.has_global()) cond.speaker = 0;
-  if (c.has_local()) {
-    cond.local_frames = static_cast<int>(samples / c.local_hop + 2);
-    cond.local_features.assign(size_t(cond.local_frames) * c.local_channels, 0.1f);
+// The name of a stored model's scheme: f32, the one scheme of all its quantized tensors,
+// or "mixed".
+std::string stored_scheme(const Model& model) {
+  std::string name;
+  for (const auto& tensor : quantizable_tensors(model.config())) {
+    const std::string s = scheme_name(model.scheme_of(tensor).scheme);
+    if (name.empty()) name = s;
+    else if (name != s) return "mixed";
   }
-  return cond;
+  return name.empty() ? "f32" : name;
 }
 
-// Times `runs` generations after `warmup` untimed ones; `generate_once(run)` returns the
-// samples it made.
-template <typename Run>
-Measurement time_runs(int warmup, int runs, Run generate_once) {
-  std::vector<double> rates;
-  double wall_total = 0, cpu_total = 0;
-  for (int run = 0; run < warmup + runs; ++run) {
-    const double cpu0 = cpu_seconds();
-    const auto t0 = std::chrono::steady_clock::now();
-    const int64_t made = generate_once(run);
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (run >= warmup) {
-      rates.push_back(double(made) / wall);
-      wall_total += wall;
-      cpu_total += cpu_seconds() - cpu0;
-    }
+// The model in one scheme: "stored" is the file as it is; others quantize it in memory
+// (int8-static calibrates on two seconds the float model generates itself: speed does not
+// depend on which audio set the scales). Only quantize() is timed.
+Variant make_variant(const std::string& model_name, const Model& model, const std::string& name) {
+  if (name == "stored") return {model_name, stored_scheme(model), model};
+  const Scheme scheme = parse_scheme(name);
+  if (model.is_quantized()) throw Error("--schemes needs a float model; this one is already quantized");
+  if (scheme == Scheme::kF32) return {model_name, name, model};
+  QuantizeOptions options;
+  options.scheme = scheme;
+  if (scheme == Scheme::kInt8Static) {
+    Conditioning cond;
+    if (model.config().has_global()) cond.speaker = 0;
+    auto generator = make_generator(model, Method::kFast, cond);
+    GenerateOptions g;
+    g.samples = 2 * model.config().sample_rate;
+    options.calibration.emplace_back(generate(*generator, model.config(), g), cond);
   }
-  Measurement m;
-  m.runs = runs;
-  for (double r : rates) m.mean += r / runs;
-  for (double r : rates) m.sd += (r - m.mean) * (r - m.mean) / std::max(1, runs - 1);
-  m.sd = std::sqrt(m.sd);
-  m.cpu_use = cpu_total / wall_total;
-  return m;
+  const auto t0 = std::chrono::steady_clock::now();
+  Model quantized = quantize(model, options);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return {model_name, name, std::move(quantized), seconds};
 }
 
-// The naive method, timed from one receptive field in, where its window is full and every
-// sample costs what it will for the rest of a long generation.
-Measurement measure_naive(const std::shared_ptr<const Network>& network, int64_t samples, int warmup, int runs) {
-  const ModelConfig& c = network->config();
-  auto generator = make_generator(network, Method::kNaive, bench_conditioning(c, samples + c.receptive_field()));
-  GenerateOptions options;
-  options.samples = samples;
-  options.prime = {c.classes / 2};
-  Measurement m = time_runs(warmup, runs, [&](int run) {
-    generator->reset();
-    generator->feed(std::vector<int>(c.receptive_field() - 1, c.classes / 2));
-    options.seed = run;
-    generate(*generator, c, options);
-    return samples;
-  });
-  m.method = "naive";
-  return m;
+std::vector<std::string> pick_isas(const std::vector<std::string>& asked) {
+  const auto available = available_isas();
+  if (asked.empty()) return {available.back()};
+  const bool all = std::find(asked.begin(), asked.end(), "all") != asked.end();
+  std::vector<std::string> isas;
+  for (const auto& name : available) {
+    if (all || std::find(asked.begin(), asked.end(), name) != asked.end()) isas.push_back(name);
+  }
+  if (isas.empty()) {
+    std::string names;
+    for (const auto& n : available) names += (names.empty() ? "" : ", ") + n;
+    throw Error("none of --isa runs on this CPU (it runs " + names + ")");
+  }
+  return isas;
 }
 
-// The fast method: `streams` streams of `samples` each, stepped together over one network
-// by `threads` threads (the cost of a step does not depend on the position).
-Measurement measure_fast(const Network& network, int64_t samples, int streams, int threads, int warmup, int runs) {
-  std::vector<StreamRequest> requests(streams);
-  for (int b = 0; b < streams; ++b) {
-    requests[b].samples = samples;
-    requests[b].conditioning = bench_conditioning(network.config(), samples);
-  }
-  StreamsOptions options;
-  options.threads = threads;
-  Measurement m = time_runs(warmup, runs, [&](int run) {
-    for (int b = 0; b < streams; ++b) requests[b].seed = uint64_t(run) * 1000 + b;
-    generate_streams(network, requests, options);
-    return samples * streams;
-  });
-  m.method = "fast";
-  m.streams = streams;
-  m.threads = threads;
-  return m;
+struct Options {
+  std::string model, json, csv, markdown;
+  std::vector<std::string> schemes{"stored"}, isas, methods{"fast"}, sweeps;
+  std::vector<int> streams{1}, threads{1};
+  int64_t samples = 16000, naive_samples = 8;
+  bench::Timing timing;
+};
+
+void write_text(const std::string& path, const std::string& text) {
+  write_file_atomically(path, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
 }
 
-// The model in each requested scheme: "stored" is the file as it is; others quantize it
-// in memory (int8-static calibrates on two seconds the float model generates itself:
-// speed does not depend on which audio set the scales).
-std::vector<std::pair<std::string, Model>> models_for(const Model& model, const std::vector<std::string>& schemes) {
-  std::vector<std::pair<std::string, Model>> out;
-  for (const auto& name : schemes) {
-    if (name == "stored") {
-      out.emplace_back(name, model);
-      continue;
-    }
-    const Scheme scheme = parse_scheme(name);
-    if (model.is_quantized()) throw Error("--schemes needs a float model; this one is already quantized");
-    if (scheme == Scheme::kF32) {
-      out.emplace_back(name, model);
-      continue;
-    }
-    QuantizeOptions options;
-    options.scheme = scheme;
-    if (scheme == Scheme::kInt8Static) {
-      Conditioning cond;
-      if (model.config().has_global()) cond.speaker = 0;
-      auto generator = make_generator(model, Method::kFast, cond);
-      GenerateOptions g;
-      g.samples = 2 * model.config().sample_rate;
-      options.calibration.emplace_back(generate(*generator, model.config(), g), cond);
-    }
-    out.emplace_back(name, quantize(model, options));
+void run_bench(Options o, bool methods_given) {
+  // Sweeps replace the lists they name.
+  std::vector<int64_t> layers, samples{o.samples}, naive_samples{o.naive_samples};
+  for (const auto& text : o.sweeps) {
+    const bench::Sweep sweep = bench::parse_sweep(text);
+    std::printf("sweep %s:", sweep.name.c_str());
+    for (int64_t v : sweep.values) std::printf(" %lld", static_cast<long long>(v));
+    std::printf("\n");
+    std::vector<int> ints(sweep.values.begin(), sweep.values.end());
+    if (sweep.name == "layers") layers = sweep.values;
+    if (sweep.name == "samples") samples = naive_samples = sweep.values;
+    if (sweep.name == "threads") o.threads = ints;
+    if (sweep.name == "streams") o.streams = ints;
   }
-  return out;
+  if (!layers.empty() && !o.model.empty()) throw Error("--sweep layers makes random-init models; it takes no -m");
+  if (!layers.empty() && !methods_given) o.methods = {"fast", "naive"};  // the paper's experiment
+  const auto isas = pick_isas(o.isas);
+
+  // The base models: the file, or one random-init model of 2 blocks x L layers per L.
+  std::vector<std::pair<std::string, Model>> bases;
+  if (layers.empty()) {
+    const std::string path = resolve_model_path(o.model);
+    bases.emplace_back(std::filesystem::path(path).filename().string(), Model::load(path));
+    std::printf("model %s, %lld parameters\n", path.c_str(), static_cast<long long>(bases[0].second.parameter_count()));
+  }
+  for (int64_t l : layers) {
+    ModelConfig c;
+    c.blocks = 2;
+    c.layers_per_block = int(l);
+    bases.emplace_back("random", Model::random(c, 1));
+  }
+  size_t per_network = 0;
+  for (const auto& method : o.methods) per_network += method == "naive" ? naive_samples.size() : samples.size() * o.streams.size() * o.threads.size();
+  const size_t total = bases.size() * o.schemes.size() * isas.size() * per_network;
+  std::printf("%d timed runs after %d warm-up per point; %zu points\n", o.timing.runs, o.timing.warmup, total);
+  bench::print_table_header(stdout);
+
+  std::vector<Row> rows;
+  for (const auto& [model_name, base] : bases) {
+    for (const auto& scheme : o.schemes) {
+      const Variant variant = make_variant(model_name, base, scheme);
+      const size_t file_bytes = bench::model_file_bytes(variant.model);
+      for (const auto& isa : isas) {
+        const auto network = Network::build(variant.model, isa);
+        const ModelConfig& c = network->config();
+        Row point;
+        point.model = variant.model_name;
+        point.scheme = variant.scheme;
+        point.isa = network->isa();
+        point.blocks = c.blocks;
+        point.layers_per_block = c.layers_per_block;
+        point.sample_rate = c.sample_rate;
+        point.receptive_field = c.receptive_field();
+        point.weight_bytes = network->weight_bytes();
+        point.model_file_bytes = file_bytes;
+        point.quantize_seconds = variant.quantize_seconds;
+        auto run = [&](Row row) {
+          std::fprintf(stderr, "bench [%zu/%zu] %s %s %s %s %dx%d: %d stream(s), %d thread(s), %lld samples, %d+%d runs\n",
+                       rows.size() + 1, total, row.model.c_str(), row.scheme.c_str(), row.isa.c_str(),
+                       row.method.c_str(), row.blocks, row.layers_per_block, row.streams, row.threads,
+                       static_cast<long long>(row.samples), o.timing.warmup, o.timing.runs);
+          bench::measure(network, o.timing, row);
+          bench::print_table_row(stdout, row);
+          rows.push_back(row);
+        };
+        for (const auto& method : o.methods) {
+          point.method = method;
+          point.macs_per_sample = bench::macs_per_sample(c, method == "naive" ? Method::kNaive : Method::kFast);
+          if (method == "naive") {
+            for (int64_t n : naive_samples) {
+              point.samples = n;
+              run(point);
+            }
+            continue;
+          }
+          for (int64_t n : samples) {
+            for (int streams : o.streams) {
+              for (int threads : o.threads) {
+                point.samples = n;
+                point.streams = streams;
+                point.threads = threads;
+                run(point);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  bench::print_ratios(stdout, rows);
+  if (!o.json.empty()) write_text(o.json, bench::to_json(rows));
+  if (!o.csv.empty()) write_text(o.csv, bench::to_csv(rows));
+  if (!o.markdown.empty()) write_text(o.markdown, bench::to_markdown(rows));
 }
 
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "Measure generation speed per scheme, kernel ISA, method and stream count");
-  struct Options {
-    std::string model, json;
-    std::vector<std::string> schemes{"stored"}, isas, methods{"fast"};
-    std::vector<int> streams{1};
-    int64_t samples = 32000, naive_samples = 8;
-    int runs = 5, warmup = 1, threads = 1;
-  };
+  auto* cmd = app.add_subcommand("bench", "Measure generation speed over schemes, ISAs, methods, depths, lengths, streams and threads");
   auto o = std::make_shared<Options>();
-  cmd->add_option("-m,--model", o->model, "Model file (default: the shipped default model)");
+  cmd->add_option("-m,--model", o->model, "Model file, any scheme or mix (default: the shipped default model)");
   cmd->add_option("--schemes", o->schemes, "Quantize in memory first: f32,bf16,int8-dynamic,int8-static,int4 (default: as stored)")
       ->delimiter(',');
   cmd->add_option("--isa", o->isas, "Kernel ISAs to measure, e.g. avx512,avx2,ref or all (default: the best this CPU runs)")
       ->delimiter(',');
-  cmd->add_option("--methods", o->methods, "fast and/or naive (naive is slow)")->delimiter(',')
-      ->check(CLI::IsMember({"fast", "naive"}))->capture_default_str();
+  auto* methods = cmd->add_option("--methods", o->methods, "fast and/or naive (naive is slow; default fast, or both with --sweep layers)")
+      ->delimiter(',')->check(CLI::IsMember({"fast", "naive"}));
   cmd->add_option("--streams", o->streams, "Streams stepped together over one network, e.g. 1,8,64")
       ->delimiter(',')->check(CLI::Range(1, 4096))->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Threads splitting the streams")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Threads splitting the streams, e.g. 1,2")
+      ->delimiter(',')->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_option("-n,--samples", o->samples, "Samples per stream and fast run")->check(CLI::Range(int64_t{1}, int64_t{1} << 28))->capture_default_str();
   cmd->add_option("--naive-samples", o->naive_samples, "Samples per naive run")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  cmd->add_option("--sweep", o->sweeps,
+                  "Vary one dimension: layers=4..14 (random-init 2 blocks x L layers), samples=1000..8000:1000, "
+                  "threads=1,2, streams=1,2,4,...,64; repeatable")
+      ->take_all();
   add_memory_limit_option(*cmd);
-  cmd->add_option("--runs", o->runs, "Timed runs")->check(CLI::Range(1, 1000))->capture_default_str();
-  cmd->add_option("--warmup", o->warmup, "Untimed warm-up runs")->check(CLI::Range(0, 100))->capture_default_str();
-  cmd->add_option("--json", o->json, "Also write the results to this JSON file");
-  cmd->callback([o] {
-    const std::string path = resolve_model_path(o->model);
-    const Model model = Model::load(path);
-    const int rate = model.config().sample_rate;
-    std::vector<std::string> isas;
-    for (const auto& name : available_isas()) {
-      const bool all = std::find(o->isas.begin(), o->isas.end(), "all") != o->isas.end();
-      if (all || std::find(o->isas.begin(), o->isas.end(), name) != o->isas.end()) isas.push_back(name);
-    }
-    if (o->isas.empty()) isas = {available_isas().back()};
-    if (isas.empty()) throw Error("none of --isa runs on this CPU (it runs " + [] {
-      std::string names;
-      for (const auto& n : available_isas()) names += (names.empty() ? "" : ", ") + n;
-      return names;
-    }() + ")");
-    const auto models = models_for(model, o->schemes);
-    std::printf("model %s, %lld parameters; %d timed runs after %d warm-up\n", path.c_str(),
-                static_cast<long long>(model.parameter_count()), o->runs, o->warmup);
-    std::printf("%-13s %-7s %-6s %7s %7s %10s %9s %24s %12s %6s\n", "scheme", "isa", "method", "streams", "threads",
-                "weights", "samples", "samples/s (mean ± sd)", "x real time", "cpu");
-    std::vector<Measurement> results;
-    auto record = [&](Measurement m, const std::string& scheme, const Network& network, int64_t samples) {
-      m.scheme = scheme;
-      m.isa = network.isa();
-      m.samples = samples;
-      m.weight_bytes = network.weight_bytes();
-      std::printf("%-13s %-7s %-6s %7d %7d %10s %9lld %14.1f ± %-7.1f %11.3fx %5.0f%%\n", m.scheme.c_str(),
-                  m.isa.c_str(), m.method.c_str(), m.streams, m.threads, format_bytes(double(m.weight_bytes)).c_str(),
-                  static_cast<long long>(m.samples), m.mean, m.sd, m.mean / rate, 100 * m.cpu_use);
-      std::fflush(stdout);
-      results.push_back(m);
-    };
-    for (const auto& [scheme, m_model] : models) {
-      for (const auto& isa : isas) {
-        const auto network = Network::build(m_model, isa);
-        for (const auto& method : o->methods) {
-          if (method == "naive") {
-            record(measure_naive(network, o->naive_samples, o->warmup, o->runs), scheme, *network, o->naive_samples);
-            continue;
-          }
-          for (int streams : o->streams) {
-            record(measure_fast(*network, o->samples, streams, o->threads, o->warmup, o->runs), scheme, *network,
-                   o->samples);
-          }
-        }
-      }
-    }
-    auto find = [&](const std::string& scheme, const std::string& isa, const std::string& method) -> const Measurement* {
-      for (const auto& m : results) if (m.scheme == scheme && m.isa == isa && m.method == method && m.streams == 1) return &m;
-      return nullptr;
-    };
-    // Ratios within this run: best ISA against the reference, fast against naive, and each
-    // scheme against the first one listed.
-    const std::string best = isas.back(), first = models.front().first;
-    for (const auto& [scheme, unused] : models) {
-      if (const auto *fast = find(scheme, best, "fast"), *ref = find(scheme, "ref", "fast"); fast && ref && best != "ref") {
-        std::printf("%s: %s fast / ref fast: %.1fx\n", scheme.c_str(), best.c_str(), fast->mean / ref->mean);
-      }
-      if (const auto *fast = find(scheme, best, "fast"), *naive = find(scheme, best, "naive"); fast && naive) {
-        std::printf("%s: %s fast / naive: %.0fx\n", scheme.c_str(), best.c_str(), fast->mean / naive->mean);
-      }
-      if (const auto *a = find(scheme, best, "fast"), *b = find(first, best, "fast"); a && b && scheme != first) {
-        std::printf("%s / %s (%s fast): %.2fx the speed, %.2fx smaller weights\n", scheme.c_str(), first.c_str(),
-                    best.c_str(), a->mean / b->mean, double(b->weight_bytes) / a->weight_bytes);
-      }
-    }
-    if (!o->json.empty()) {
-      nlohmann::json j = nlohmann::json::array();
-      for (const auto& m : results) {
-        j.push_back({{"scheme", m.scheme}, {"isa", m.isa}, {"method", m.method}, {"streams", m.streams},
-                     {"threads", m.threads}, {"weight_bytes", m.weight_bytes}, {"samples", m.samples},
-                     {"runs", m.runs}, {"samples_per_second_mean", m.mean}, {"samples_per_second_sd", m.sd},
-                     {"real_time_factor", rate / (m.mean / m.streams)}, {"cpu_use", m.cpu_use}});
-      }
-      const std::string text = j.dump(2) + "\n";
-      write_file_atomically(o->json, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
-    }
-  });
+  cmd->add_option("--runs", o->timing.runs, "Timed runs per point")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--warmup", o->timing.warmup, "Untimed warm-up runs per point")->check(CLI::Range(0, 100))->capture_default_str();
+  cmd->add_option("--json", o->json, "Also write the rows to this JSON file (a list of objects)");
+  cmd->add_option("--csv", o->csv, "Also write the rows to this CSV file");
+  cmd->add_option("--markdown", o->markdown, "Also write the rows as a Markdown table to this file");
+  cmd->callback([o, methods] { run_bench(*o, methods->count() > 0); });
 }
 
 }  // namespace fastwave::cli

@@ -9,30 +9,13 @@
 #include <cmath>
 #include <cstdio>
 
-#include "../test_util.h"
+#include "cli_run.h"
 
 namespace fastwave {
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-CliRun run_cli(const std::string& args, const testing::TempDir& dir) {
-  const std::string err_file = dir.file("stderr.txt");
-  const std::string command = std::string(FASTWAVE_BINARY) + " " + args + " 2>" + err_file;
-  CliRun r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  const auto err = testing::read_bytes(err_file);
-  r.err.assign(err.begin(), err.end());
-  return r;
-}
+using testing::CliRun;
+using testing::run_cli;
 
 class Cli : public ::testing::Test {
  protected:
