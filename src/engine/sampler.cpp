@@ -5,11 +5,16 @@
 #include <vector>
 
 #include "fastwave/generator.h"
-#include "kernels/kernels.h"
+#include "engine/sampler.h"
 
 namespace fastwave {
 
 int sample_id(std::span<const float> logits, float temperature, double uniform01) {
+  return sample_id_with(kernels::active_kernels(), logits, temperature, uniform01);
+}
+
+int sample_id_with(const kernels::KernelTable& kernels, std::span<const float> logits, float temperature,
+                   double uniform01) {
   int best = 0;
   for (size_t i = 1; i < logits.size(); ++i) {
     if (logits[i] > logits[best]) best = static_cast<int>(i);
@@ -18,7 +23,7 @@ int sample_id(std::span<const float> logits, float temperature, double uniform01
   // Inverse CDF of softmax(logits / temperature): one exp per class, sums in double.
   thread_local std::vector<float> weights;
   weights.resize(logits.size());
-  kernels::active_kernels().scaled_exp(logits.data(), int(logits.size()), logits[best], 1.0f / temperature,
+  kernels.scaled_exp(logits.data(), int(logits.size()), logits[best], 1.0f / temperature,
                                        weights.data());
   double total = 0;
   for (float w : weights) total += w;
