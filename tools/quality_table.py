@@ -142,7 +142,7 @@ def speech_summary(tables):
 
         def span(key, scale=100, fmt="{:.0f}"):
             values = [r[key] * scale for r in own]
-            return fmt.format(min(values)) + "-" + fmt.format(max(values))
+            return fmt.format(min(values)) + " to " + fmt.format(max(values))
         lines.append(f"| {speaker} | {best['frechet']:,.0f} ({best['what'].split('=')[1]}) | {closest['frechet']:,.0f} | "
                      f"{best['frechet'] / closest['frechet']:.1f}x | {100 * best['silent']:.0f}% / {span('silent')}% | "
                      f"{100 * best['voiced']:.0f}% / {span('voiced')}% | {best['dbfs']:.1f} / "
