@@ -13,7 +13,7 @@ source scripts/common.sh
 install_packages "${BUILD_PACKAGES[@]}" clang libclang-rt-14-dev
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFASTWAVE_FUZZ=ON \
   -DFASTWAVE_TESTS=OFF -DFASTWAVE_BENCH=OFF -DFASTWAVE_TRAINING=OFF >&2
-nice -n 19 cmake --build build-fuzz -j"$(nproc)" >&2
+nice -n 19 cmake --build build-fuzz -j"$(nproc)" --target fuzz_model_memory fuzz_model_file fuzz_audio fuzz_npy fuzz_ids fuzz_config >&2
 
 # target:corpus
 targets="model_memory:model model_file:model audio:audio npy:npy ids:ids config:config"
