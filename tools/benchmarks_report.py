@@ -83,6 +83,9 @@ def pytorch(out, values):
                   fw_best_vs_pt_generate=values["fw_best"] / values["pt_generate"])
     size = lambda form: next((r["bytes"] for r in rows if r["form"] == form), float("nan"))
     values["lin_size_ratio"] = size("Linear f32") / size("Linear, quantize_dynamic int8")
+    static_note = next((r["note"] for r in rows if r["form"].startswith("Conv1d, static")), "")
+    kl = re.search(r"mean KL ([\d.]+)", static_note)
+    values["pt_static_kl"] = float(kl.group(1)) if kl else float("nan")
     values["depth_table"] = "\n".join(main[depth_start:])
     depth = data.get("depth", [])
     ratios = [d["fastwave_fast"] / d["pytorch_generate_fast"] for d in depth] or [float("nan")]
@@ -197,6 +200,7 @@ def quality(out, values):
                      f"{t['kl_p99']:.4f}", f"{100 * t['top1_agreement']:.1f}%"])
         if s == "bf16":
             values["ref_nll"] = t["reference_nll_bits"]
+        values[f"{s.replace('-', '_')}_kl"] = t["kl_mean"]
     return table(["scheme", "file", "NLL change", "mean KL (nats)", "KL p99", "top-1 agreement"], body) if body else \
         "(no quality points: the run had no data/violin)"
 
@@ -250,12 +254,19 @@ def main():
     v["streams"] = streams(args.out_dir, v)
     v["quality"] = quality(args.out_dir, v)
     limits(args.out_dir, v)
+    v["static_kl_ratio"] = v.get("pt_static_kl", float("nan")) / v.get("int8_static_kl", float("nan"))
     with open(args.template) as f:
         template = f.read()
+    class Missing(dict):
+        """A number the run did not produce (e.g. no data/ for the quality points) reads nan."""
+
+        def __missing__(self, key):
+            return float("nan")
+
     try:
-        text = template.format(**v)
-    except (KeyError, ValueError) as e:
-        sys.exit(f"benchmarks_report.py: error: the template needs {e}, which this run did not produce")
+        text = template.format_map(Missing(v))
+    except ValueError as e:
+        sys.exit(f"benchmarks_report.py: error: {e}")
     with open(args.out, "w") as f:
         f.write(text)
     print(f"wrote {args.out}")
