@@ -143,6 +143,7 @@ def layers(out, values):
                      f"{f['gmac_per_second']:.1f}"])
     if body:
         values["layers_ratio_lo"], values["layers_ratio_hi"] = body[0][4], body[-1][4]
+        values["layers_naive_gmacs_lo"], values["layers_naive_gmacs_hi"] = body[0][7], body[-1][7]
         values["layers_lo"], values["layers_hi"] = body[0][0], body[-1][0]
     return table(["L", "receptive field", "naive samples/s", "fast samples/s", "fast / naive", "naive µs/sample",
                   "fast µs/sample", "naive GMAC/s", "fast GMAC/s"], body)
