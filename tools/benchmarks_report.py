@@ -52,7 +52,9 @@ def machine(out):
             f"{field('CPU family')} model {field('Model')}, {cpus} cores (1 thread each), "
             f"caches {caches} (as the VM reports them); SIMD: {simd}. "
             f"Load average at the start: {field('load') if 'load:' in text else '?'}. Machine state: {state}. "
-            f"Full `lscpu`: `build/benchmarks/machine.txt` of a run.")
+            "\n\n<details><summary>lscpu</summary>\n\n```\n"
+            + "\n".join(l for l in text.splitlines()[1:] if ":" in l and not l.startswith(("Vulnerability", "busy", "load")))
+            + "\n```\n</details>")
 
 
 def pytorch(out, values):
