@@ -6,7 +6,8 @@
 #
 #   bash scripts/benchmarks.sh [OUT_DIR]   (default build/benchmarks; plots go to docs/)
 #   env: FASTWAVE (a built binary; default: build into build-bench/), CORE (0), CORES (0,1),
-#        DATA (data/, for the quality points: data/violin/{valid,test}), PLOTS (docs)
+#        DATA (data/, for the quality points: data/violin/{valid,test}), PLOTS (docs),
+#        DOC (docs/benchmarks.md, filled from scripts/benchmarks.md.in)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/common.sh
@@ -18,9 +19,12 @@ model=models/violin.fwm
 schemes=f32,bf16,int8-dynamic,int8-static,int4
 
 echo "== machine"
-{ date -u; lscpu; getconf -a | grep -E "CACHE_SIZE"; echo; uname -srm; echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"; } > "$out/machine.txt"
-grep -E "Model name|^CPU\(s\)|CPU family|CACHE_SIZE|^load" "$out/machine.txt"
-pgrep -fa fastwave-train-bin | sed 's/^/busy: /' || echo "no training processes running"
+{
+  date -u; lscpu; getconf -a | grep -E "CACHE_SIZE"; echo; uname -srm
+  echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+  pgrep -fa fastwave-train-bin | cut -c1-120 | sed 's/^/busy: /' || true   # the shared machine's training jobs
+} > "$out/machine.txt"
+grep -E "Model name|^CPU\(s\)|CPU family|CACHE_SIZE|^load|^busy" "$out/machine.txt"
 
 echo "== schemes x ISA x method ($model, 1 thread, core $core)"
 one bench -m "$model" --schemes "$schemes" --isa avx2,avx512 --methods fast,naive --naive-samples 4 \
@@ -84,4 +88,6 @@ CORE="$core" WORKDIR="$out/compare_pytorch" JSON="$out/compare_pytorch.json" LAY
 
 echo "== plots"
 /usr/bin/python3 tools/plot_bench.py "${rows[@]}" "${quality[@]}" --out "$plots"
-echo "done: tables in $out/*.md, plots in $plots/"
+echo "== docs/benchmarks.md"
+/usr/bin/python3 tools/benchmarks_report.py "$out" --out "${DOC:-docs/benchmarks.md}"
+echo "done: raw outputs in $out/, plots in $plots/"

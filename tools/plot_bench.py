@@ -7,7 +7,7 @@ results, as PNGs (Debian's python3-matplotlib).
 
 Writes, for the rows it finds:
   bench_layers.png   naive and fast against layers per block (random 2 x L models, log
-                     scale) with the 2^L and L slopes drawn through the last point
+                     scale) with the 2^L, L·2^L and L slopes drawn through the last point
   bench_schemes.png  samples/s by scheme and ISA (fast, one stream, one thread)
   bench_sizes.png    model file and streamed weight bytes by scheme
   bench_streams.png  aggregate samples/s against streams, one line per thread count
@@ -41,7 +41,10 @@ def read_rows(path):
                     r[k] = float(v) if v != "" else None
         return rows
     with open(path) as f:
-        return json.load(f)
+        rows = json.load(f)
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "method" in r for r in rows):
+        sys.exit(f"plot_bench.py: error: '{path}' is not what fastwave bench --json writes")
+    return rows
 
 
 def scheme_key(name):
@@ -66,7 +69,9 @@ def plot_layers(rows, out):
         ax.plot(xs, ys, style, label=f"{method} (measured)")
         last_x, last_y = xs[-1], ys[-1]
         if method == "naive":
+            # The window doubles per layer per block and every one of the 2L layers runs over it.
             ax.plot(xs, [last_y * 2.0 ** (x - last_x) for x in xs], "k:", lw=1, label="∝ 2^L")
+            ax.plot(xs, [last_y * x / last_x * 2.0 ** (x - last_x) for x in xs], "k-.", lw=1, label="∝ L·2^L")
         else:
             ax.plot(xs, [last_y * x / last_x for x in xs], "k--", lw=1, label="∝ L")
     ax.set_yscale("log")

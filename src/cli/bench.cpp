@@ -158,6 +158,7 @@ void run_bench(Options o, bool methods_given) {
           if (method == "naive") {
             for (int64_t n : naive_samples) {
               point.samples = n;
+              point.streams = point.threads = 1;
               run(point);
             }
             continue;

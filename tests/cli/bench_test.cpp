@@ -123,6 +123,15 @@ TEST_F(Bench, SweepsOfStreamsThreadsAndSamplesMakeTheGrid) {
   EXPECT_EQ(samples, (std::set<int64_t>{10, 20}));
 }
 
+TEST_F(Bench, TheNaiveMethodRunsOneStreamOnOneThread) {
+  const auto rows = run_json("-m " + model_ + " --methods fast,naive --streams 1,2 --threads 2");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1]["streams"], 2);
+  EXPECT_EQ(rows[2]["method"], "naive");
+  EXPECT_EQ(rows[2]["streams"], 1);
+  EXPECT_EQ(rows[2]["threads"], 1);
+}
+
 TEST_F(Bench, AStoredQuantizedModelIsNamedByItsScheme) {
   QuantizeOptions options;
   options.scheme = Scheme::kInt4;
