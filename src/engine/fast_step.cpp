@@ -76,11 +76,22 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
       const int head = s.heads_[n];
       std::memcpy(&ring[size_t(head) * res], &x_[size_t(b) * res], res * sizeof(float));
       float* columns = &columns_[size_t(b) * kres];
-      for (int j = 0; j < k; ++j) {
+      auto tap = [&](int j) {
         int slot = head - (k - 1 - j) * layer.dilation;
         if (slot < 0) slot += slots;
-        const float* x = &ring[size_t(slot) * res];
-        for (int ch = 0; ch < res; ++ch) columns[size_t(ch) * k + j] = x[ch];
+        return &ring[size_t(slot) * res];
+      };
+      if (k == 2) {  // WaveNet's usual taps: a fixed stride the compiler turns into unpacks
+        const float *past = tap(0), *now = tap(1);
+        for (int ch = 0; ch < res; ++ch) {
+          columns[2 * ch] = past[ch];
+          columns[2 * ch + 1] = now[ch];
+        }
+      } else {
+        for (int j = 0; j < k; ++j) {
+          const float* x = tap(j);
+          for (int ch = 0; ch < res; ++ch) columns[size_t(ch) * k + j] = x[ch];
+        }
       }
       s.heads_[n] = head + 1 == slots ? 0 : head + 1;
     }
