@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Validation NLL against training hours for the shipped models, from
+"""Validation NLL against training hours and steps for the shipped models, from
 models/training_history.csv (model, session, steps, hours, valid_bits; steps and hours
 counted over all sessions), into a PNG.
 
@@ -24,17 +24,21 @@ def main():
     try:
         with open(a.history, newline="") as f:
             for row in csv.DictReader(f):
-                curves.setdefault(row["model"], []).append((float(row["hours"]), float(row["valid_bits"])))
+                curves.setdefault(row["model"], []).append(
+                    (float(row["hours"]), int(row["steps"]), float(row["valid_bits"])))
     except (OSError, KeyError, ValueError) as e:
         sys.exit(f"plot_training: {a.history}: {e}")
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     for model, points in sorted(curves.items()):
         points.sort()
-        ax.plot([h for h, _ in points], [b for _, b in points], marker="o", label=model)
-    ax.set_xlabel("training hours (one thread, shared machine)")
-    ax.set_ylabel("validation NLL, bits/sample")
-    ax.grid(alpha=0.3)
-    ax.legend()
+        axes[0].plot([h for h, _, _ in points], [b for _, _, b in points], marker="o", label=model)
+        axes[1].plot([s for _, s, _ in points], [b for _, _, b in points], marker="o", label=model)
+    axes[0].set_xlabel("training hours (one thread, on a machine shared with other work)")
+    axes[1].set_xlabel("steps (batch 2 x 8192 targets)")
+    axes[0].set_ylabel("validation NLL, bits/sample")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
     fig.tight_layout()
     fig.savefig(a.output, dpi=110)
     print(f"wrote {a.output}")

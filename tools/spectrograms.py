@@ -44,7 +44,7 @@ def main():
     a = p.parse_args()
     panels = []
     for spec in a.panels:
-        title, sep, path = spec.partition("=")
+        title, sep, path = spec.rpartition("=")  # titles may hold "=", paths rarely do
         if not sep:
             sys.exit(f"spectrograms: '{spec}' is not TITLE=FILE.wav")
         panels.append((title, *read_wav(path, a.seconds)))

@@ -161,7 +161,7 @@ TEST_F(ModelFile, RejectsWrongDtype) {
 // Only fastwave::Error leaves the loader, and it names the file.
 TEST_F(ModelFile, JsonTypeErrorsBecomeErrorsNamingTheFile) {
   const std::string header = header_of(bytes_);
-  for (const std::string& replacement : {"\"format_version\":1", "\"format_version\":null", "\"format_version\":[]"}) {
+  for (const char* replacement : {"\"format_version\":1", "\"format_version\":null", "\"format_version\":[]"}) {
     std::string h = header;
     h.replace(h.find("\"format_version\":\"1\""), 20, replacement);
     corrupt(with_header(bytes_, h));
