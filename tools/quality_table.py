@@ -126,6 +126,30 @@ def markdown(title, rows):
     return "\n".join(lines) + "\n"
 
 
+def speech_summary(tables):
+    """One line per speaker: the model's best temperature against the real baselines."""
+    lines = ["| speaker | Frechet: model (best T) | closest other speaker | ratio (target <= 2) | "
+             "silent: model / real | voiced: model / real | level dBFS: model / real |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for title, rows in tables.items():
+        if not title.startswith("speech"):
+            continue
+        speaker = title.split("speaker ")[1].split(":")[0]
+        models = [r for r in rows if r["what"].startswith("model")]
+        best = min(models, key=lambda r: r["frechet"])
+        closest = next(r for r in rows if r["what"].startswith("real: closest"))
+        own = [r for r in rows if r["what"].startswith("real: own")]
+
+        def span(key, scale=100, fmt="{:.0f}"):
+            values = [r[key] * scale for r in own]
+            return fmt.format(min(values)) + " to " + fmt.format(max(values))
+        lines.append(f"| {speaker} | {best['frechet']:,.0f} ({best['what'].split('=')[1]}) | {closest['frechet']:,.0f} | "
+                     f"{best['frechet'] / closest['frechet']:.1f}x | {100 * best['silent']:.0f}% / {span('silent')}% | "
+                     f"{100 * best['voiced']:.0f}% / {span('voiced')}% | {best['dbfs']:.1f} / "
+                     f"{span('dbfs', 1, '{:.1f}')} |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fastwave", default="build/fastwave")
@@ -134,7 +158,12 @@ def main():
     p.add_argument("--speech", default="models/speech.fwm")
     p.add_argument("--speakers", default="0,1,2,3,4,5,6,7")
     p.add_argument("--json")
+    p.add_argument("--summary-from", help="only print the speech summary of an earlier --json")
     a = p.parse_args()
+    if a.summary_from:
+        with open(a.summary_from) as f:
+            print(speech_summary(json.load(f)))
+        return
     tables = {}
     with tempfile.TemporaryDirectory() as work:
         judge = Judge(a.fastwave, work)
@@ -145,6 +174,8 @@ def main():
             for k in (int(s) for s in a.speakers.split(",")):
                 tables[f"speech, speaker {k}: against its test audio (6 s clips)"] = speech_rows(judge, a.speech, a.data, k)
                 print(markdown(*list(tables.items())[-1]), flush=True)
+    if a.speech:
+        print(speech_summary(tables))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(tables, f, indent=1)

@@ -73,8 +73,24 @@ inline constexpr double kVoicedCorrelation = 0.6;
 inline constexpr double kPitchMinHz = 50, kPitchMaxHz = 2000;
 AudioStats audio_stats(std::span<const std::vector<float>> clips, const MelOptions& options);
 
-// The autocorrelation pitch tracker behind voiced_fraction, for one frame: the frequency
-// in Hz, or 0 when the frame is unvoiced or silent.
+// The autocorrelation pitch tracker behind voiced_fraction (docs/audio-quality.md): the
+// frequency of one frame in Hz, or 0 when it is unvoiced or silent. The autocorrelation
+// comes from one FFT of the zero-padded frame, the energies of the overlaps from running
+// sums, so a frame costs O(n log n), not O(n * lags).
+class PitchTracker {
+ public:
+  PitchTracker(int frame_size, int sample_rate);
+  ~PitchTracker();
+  PitchTracker(const PitchTracker&) = delete;
+  PitchTracker& operator=(const PitchTracker&) = delete;
+  double pitch_hz(std::span<const float> frame) const;
+
+ private:
+  int frame_size_, sample_rate_;
+  struct Fft;
+  Fft* fft_;
+};
+// One frame, with a tracker made for it.
 double frame_pitch_hz(std::span<const float> frame, int sample_rate);
 
 }  // namespace fastwave

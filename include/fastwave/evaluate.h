@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -23,6 +24,9 @@ struct EvalResult {
 // and `conditioning` must outlive this object.
 class TeacherForcing {
  public:
+  TeacherForcing(std::shared_ptr<const Network> network, std::span<const int> ids,
+                 const Conditioning& conditioning = {}, int threads = 1);
+  // Builds a private Network.
   TeacherForcing(const Model& model, std::span<const int> ids, const Conditioning& conditioning = {},
                  int threads = 1);
   ~TeacherForcing();
@@ -34,6 +38,13 @@ class TeacherForcing {
   // Valid until the next call. Two objects with the same config, ids and threads deliver
   // blocks of the same rows (for comparing two models in step).
   std::span<const float> next(int64_t* first_row);
+
+  // Sees the input of every matrix product for the rows being delivered (never the
+  // context rows before them), before it runs: point 2n is layer n's filter/gate input,
+  // 2n+1 its residual/skip input, 2L and 2L+1 the end convs' (`layers` = L). Calibration
+  // collects activation ranges through it. With an observer the chunks run one at a time.
+  using Observer = std::function<void(int point, const float* x, int64_t rows, int width)>;
+  void set_observer(Observer observer);
 
  private:
   struct State;

@@ -1,6 +1,7 @@
 // Frechet distance between log-mel Gaussians (Eigen for the matrix square roots) and the
 // frame statistics that explain it.
 #include <Eigen/Dense>
+#include <fftw3.h>
 
 #include <algorithm>
 #include <cmath>
@@ -82,26 +83,65 @@ double frechet_distance(const MelGaussian& a, const MelGaussian& b) {
   return std::max(0.0, d);
 }
 
-double frame_pitch_hz(std::span<const float> frame, int sample_rate) {
-  const int n = int(frame.size());
+struct PitchTracker::Fft {
+  int size = 0;  // 2 * frame_size: a linear, not circular, autocorrelation
+  float* time = nullptr;
+  fftwf_complex* spectrum = nullptr;
+  fftwf_plan forward = nullptr, backward = nullptr;
+};
+
+PitchTracker::PitchTracker(int frame_size, int sample_rate)
+    : frame_size_(frame_size), sample_rate_(sample_rate), fft_(new Fft) {
+  if (frame_size < 16 || frame_size > 65536) {
+    delete fft_;
+    throw Error("pitch: frame size must be 16..65536");
+  }
+  fft_->size = 2 * frame_size;
+  fft_->time = static_cast<float*>(fftwf_malloc(sizeof(float) * fft_->size));
+  fft_->spectrum = static_cast<fftwf_complex*>(fftwf_malloc(sizeof(fftwf_complex) * (fft_->size / 2 + 1)));
+  fft_->forward = fftwf_plan_dft_r2c_1d(fft_->size, fft_->time, fft_->spectrum, FFTW_ESTIMATE);
+  fft_->backward = fftwf_plan_dft_c2r_1d(fft_->size, fft_->spectrum, fft_->time, FFTW_ESTIMATE);
+}
+
+PitchTracker::~PitchTracker() {
+  if (fft_->forward) fftwf_destroy_plan(fft_->forward);
+  if (fft_->backward) fftwf_destroy_plan(fft_->backward);
+  fftwf_free(fft_->time);
+  fftwf_free(fft_->spectrum);
+  delete fft_;
+}
+
+double PitchTracker::pitch_hz(std::span<const float> frame) const {
+  const int n = frame_size_;
+  if (int(frame.size()) != n) throw Error("pitch: frame of the wrong size");
   if (rms_dbfs(frame) < kSilenceDbfs) return 0;
-  const int min_lag = std::max(2, int(std::floor(sample_rate / kPitchMaxHz)));
-  const int max_lag = std::min(n / 2, int(std::ceil(sample_rate / kPitchMinHz)));
+  const int min_lag = std::max(2, int(std::floor(sample_rate_ / kPitchMaxHz)));
+  const int max_lag = std::min(n / 2, int(std::ceil(sample_rate_ / kPitchMinHz)));
   if (max_lag <= min_lag + 1) return 0;
   double mean = 0;
   for (float v : frame) mean += v;
   mean /= n;
-  std::vector<double> x(n);
-  for (int i = 0; i < n; ++i) x[i] = frame[i] - mean;
-  // Normalised autocorrelation over the overlap, lags min_lag - 1 .. max_lag + 1.
+  std::vector<double> x(n), energy_prefix(n + 1, 0.0);
+  for (int i = 0; i < n; ++i) {
+    x[i] = frame[i] - mean;
+    energy_prefix[i + 1] = energy_prefix[i] + x[i] * x[i];
+  }
+  // Autocorrelation: inverse FFT of the power spectrum of the zero-padded frame.
+  const int bins = fft_->size / 2 + 1;
+  std::vector<float> time(fft_->size, 0.0f);
+  std::vector<fftwf_complex> spectrum(bins);
+  for (int i = 0; i < n; ++i) time[i] = float(x[i]);
+  fftwf_execute_dft_r2c(fft_->forward, time.data(), spectrum.data());
+  for (auto& bin : spectrum) {
+    bin[0] = bin[0] * bin[0] + bin[1] * bin[1];
+    bin[1] = 0;
+  }
+  fftwf_execute_dft_c2r(fft_->backward, spectrum.data(), time.data());  // scaled by fft size
+  // Normalised over the overlap: xx = energy of x[0, n-lag), yy = energy of x[lag, n).
   std::vector<double> r(max_lag + 2, 0.0);
   for (int lag = min_lag - 1; lag <= max_lag + 1; ++lag) {
-    double xy = 0, xx = 0, yy = 0;
-    for (int i = 0; i + lag < n; ++i) {
-      xy += x[i] * x[i + lag];
-      xx += x[i] * x[i];
-      yy += x[i + lag] * x[i + lag];
-    }
+    const double xy = double(time[lag]) / fft_->size;
+    const double xx = energy_prefix[n - lag], yy = energy_prefix[n] - energy_prefix[lag];
     r[lag] = xx > 0 && yy > 0 ? xy / std::sqrt(xx * yy) : 0;
   }
   double best = 0;
@@ -113,15 +153,20 @@ double frame_pitch_hz(std::span<const float> frame, int sample_rate) {
     if (r[lag] >= 0.9 * best && r[lag] >= r[lag - 1] && r[lag] >= r[lag + 1]) {
       const double denom = r[lag - 1] - 2 * r[lag] + r[lag + 1];
       const double shift = denom < 0 ? 0.5 * (r[lag - 1] - r[lag + 1]) / denom : 0;
-      return sample_rate / (lag + std::clamp(shift, -0.5, 0.5));
+      return sample_rate_ / (lag + std::clamp(shift, -0.5, 0.5));
     }
   }
   return 0;
 }
 
+double frame_pitch_hz(std::span<const float> frame, int sample_rate) {
+  return PitchTracker(int(frame.size()), sample_rate).pitch_hz(frame);
+}
+
 AudioStats audio_stats(std::span<const std::vector<float>> clips, const MelOptions& options) {
   const LogMel mel(options);  // validates the options
   const MelOptions& o = mel.options();
+  const PitchTracker pitch(o.fft_size, o.sample_rate);
   AudioStats s;
   int64_t silent = 0, voiced = 0, loud = 0;
   double flatness_sum = 0, level_sum = 0;
@@ -140,7 +185,7 @@ AudioStats audio_stats(std::span<const std::vector<float>> clips, const MelOptio
       }
       ++loud;
       level_sum += level;
-      const double hz = frame_pitch_hz(x, o.sample_rate);
+      const double hz = pitch.pitch_hz(x);
       if (hz > 0) {
         ++voiced;
         pitches.push_back(hz);

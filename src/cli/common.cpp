@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include "io/input_file.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -26,7 +28,7 @@ Conditioning load_conditioning(const ModelConfig& config, int speaker, const std
   if (!local_features.empty()) {
     std::vector<int64_t> shape;
     conditioning.local_features = read_npy(local_features, &shape);
-    if (shape.size() != 2 || shape[1] != config.local_channels) {
+    if (shape.size() != 2 || shape[1] != config.local_channels || shape[0] > INT32_MAX) {
       throw Error("'" + local_features + "': local features must have shape [frames, " +
                   std::to_string(config.local_channels) + "]");
     }
@@ -58,6 +60,15 @@ uint64_t parse_seed(const std::string& text, const std::string& flag) {
     throw Error(flag + " '" + text + "' is not an integer in [0, 18446744073709551615]");
   }
   return seed;
+}
+
+ModelConfig read_config_file(const std::string& path) {
+  const std::vector<uint8_t> bytes = io::read_file(path, "config", 1 << 20);
+  try {
+    return ModelConfig::from_json(std::string(bytes.begin(), bytes.end()));
+  } catch (const Error& e) {
+    throw Error("'" + path + "': " + e.what());
+  }
 }
 
 void add_memory_limit_option(CLI::App& command) {

@@ -32,6 +32,9 @@ inline constexpr double kMaxPrimeSeconds = 600;
 // Largest speaker id a flag accepts (the config's own limit).
 inline constexpr int kMaxSpeakerFlag = 1 << 20;
 
+// A JSON config file (--config): read through io::InputFile, at most 1 MB, then parsed.
+ModelConfig read_config_file(const std::string& path);
+
 // --max-memory-mb: raises (or lowers) fastwave::memory_limit() for this run.
 void add_memory_limit_option(CLI::App& command);
 

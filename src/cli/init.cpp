@@ -1,7 +1,5 @@
 // fastwave init: a randomly initialised model of any config, for tests and benchmarks.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -37,11 +35,7 @@ void add_init_command(CLI::App& app) {
   cmd->callback([o, cmd] {
     ModelConfig config = o->config;
     if (!o->config_file.empty()) {
-      std::ifstream in(o->config_file);
-      if (!in) throw Error("cannot open config '" + o->config_file + "'");
-      std::stringstream text;
-      text << in.rdbuf();
-      config = ModelConfig::from_json(text.str());
+      config = read_config_file(o->config_file);
       // Flags given on the command line win over the file.
       const ModelConfig& f = o->config;
       auto take = [&](const char* flag, auto& field, auto value) {

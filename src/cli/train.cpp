@@ -69,11 +69,7 @@ void add_train_command(CLI::App& app) {
   cmd->callback([o, cmd, int_flags] {
     train::TrainOptions options = o->train;
     if (!o->config_file.empty()) {
-      std::ifstream in(o->config_file);
-      if (!in) throw Error("cannot open config '" + o->config_file + "'");
-      std::stringstream text;
-      text << in.rdbuf();
-      options.config = ModelConfig::from_json(text.str());
+      options.config = read_config_file(o->config_file);
       // Flags given on the command line win over the file.
       for (const auto& [flag, field] : int_flags) {
         if (cmd->count(flag) > 0) options.config.*field = o->train.config.*field;

@@ -15,26 +15,35 @@
 
 namespace fastwave {
 
+namespace {
+
+// One worker per chunk at most: more threads than chunks would only cost memory.
+int worker_count(int threads, int64_t rows, int64_t chunk) {
+  return int(std::clamp<int64_t>(threads, 1, std::max<int64_t>(1, (rows + chunk - 1) / chunk)));
+}
+
+}  // namespace
+
 struct TeacherForcing::State {
-  State(const Model& model, std::span<const int> ids, const Conditioning& conditioning, int threads)
-      : ids(ids),
-        classes(model.config().classes),
+  State(std::shared_ptr<const Network> net, std::span<const int> ids, const Conditioning& conditioning, int threads)
+      : network(std::move(net)),
+        ids(ids),
+        classes(network->config().classes),
         rows(int64_t(ids.size()) - 1),
-        chunk(working_memory(model.config()).evaluation_chunk),
-        workers(int(std::clamp<int64_t>(threads, 1, std::max<int64_t>(1, (rows + chunk - 1) / chunk)))),
-        packed(model),
-        kernels(kernels::active_kernels()),
-        terms(packed, conditioning, kernels) {
-    for (int w = 0; w < workers; ++w) forwards.emplace_back(std::make_unique<SequenceForward>(packed, terms, kernels));
+        chunk(working_memory(network->config()).evaluation_chunk),
+        workers(worker_count(threads, rows, chunk)),
+        terms(network->packed(), conditioning) {
+    for (int w = 0; w < workers; ++w) {
+      forwards.emplace_back(std::make_unique<SequenceForward>(network->packed(), terms, network->kernels()));
+    }
     block.resize(size_t(workers) * chunk * classes);
   }
 
+  std::shared_ptr<const Network> network;
   std::span<const int> ids;
   int classes;
   int64_t rows, chunk;
   int workers;
-  PackedModel packed;
-  const kernels::KernelTable& kernels;
   ConditioningTerms terms;
   std::vector<std::unique_ptr<SequenceForward>> forwards;
   std::vector<float> block;
@@ -44,22 +53,34 @@ struct TeacherForcing::State {
 namespace {
 
 // Validates everything before the (possibly large) allocations of State.
-void check_request(const Model& model, std::span<const int> ids, const Conditioning& conditioning, int threads) {
-  const ModelConfig& c = model.config();
+void check_request(const ModelConfig& c, std::span<const int> ids, const Conditioning& conditioning, int threads) {
   conditioning.check(c);
   if (ids.size() < 2) throw Error("need at least 2 samples to evaluate");
   for (size_t t = 0; t < ids.size(); ++t) check_push(c, conditioning, ids[t], int64_t(t));
   const WorkingMemory memory = working_memory(c);
-  const uint64_t workers = uint64_t(std::clamp(threads, 1, 1024));
+  const uint64_t workers = uint64_t(worker_count(threads, int64_t(ids.size()) - 1, memory.evaluation_chunk));
   check_memory(memory.packed_weights + workers * memory.evaluation_per_thread, "evaluating with this model");
 }
 
 }  // namespace
 
+TeacherForcing::TeacherForcing(std::shared_ptr<const Network> network, std::span<const int> ids,
+                               const Conditioning& conditioning, int threads) {
+  if (!network) throw Error("TeacherForcing: no network");
+  check_request(network->config(), ids, conditioning, threads);
+  state_ = std::make_unique<State>(std::move(network), ids, conditioning, threads);
+}
+
 TeacherForcing::TeacherForcing(const Model& model, std::span<const int> ids, const Conditioning& conditioning,
                                int threads) {
-  check_request(model, ids, conditioning, threads);
-  state_ = std::make_unique<State>(model, ids, conditioning, threads);
+  check_request(model.config(), ids, conditioning, threads);
+  state_ = std::make_unique<State>(Network::build(model), ids, conditioning, threads);
+}
+
+void TeacherForcing::set_observer(Observer observer) {
+  // One worker: the observer then sees the rows in order, from one thread.
+  state_->workers = 1;
+  state_->forwards.front()->set_observer(std::move(observer));
 }
 
 TeacherForcing::~TeacherForcing() = default;

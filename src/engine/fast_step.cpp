@@ -9,7 +9,7 @@
 namespace fastwave {
 
 FastStream::FastStream(const Network& network, const Conditioning& conditioning)
-    : conditioning_(conditioning), terms_(network.packed(), conditioning_, network.kernels()) {
+    : conditioning_(conditioning), terms_(network.packed(), conditioning_) {
   const ModelConfig& c = network.config();
   for (const auto& layer : network.packed().layers) {
     rings_.emplace_back(size_t((c.kernel_size - 1) * layer.dilation + 1) * c.residual_channels);
@@ -76,11 +76,22 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
       const int head = s.heads_[n];
       std::memcpy(&ring[size_t(head) * res], &x_[size_t(b) * res], res * sizeof(float));
       float* columns = &columns_[size_t(b) * kres];
-      for (int j = 0; j < k; ++j) {
+      auto tap = [&](int j) {
         int slot = head - (k - 1 - j) * layer.dilation;
         if (slot < 0) slot += slots;
-        const float* x = &ring[size_t(slot) * res];
-        for (int ch = 0; ch < res; ++ch) columns[size_t(ch) * k + j] = x[ch];
+        return &ring[size_t(slot) * res];
+      };
+      if (k == 2) {  // WaveNet's usual taps: a fixed stride the compiler turns into unpacks
+        const float *past = tap(0), *now = tap(1);
+        for (int ch = 0; ch < res; ++ch) {
+          columns[2 * ch] = past[ch];
+          columns[2 * ch + 1] = now[ch];
+        }
+      } else {
+        for (int j = 0; j < k; ++j) {
+          const float* x = tap(j);
+          for (int ch = 0; ch < res; ++ch) columns[size_t(ch) * k + j] = x[ch];
+        }
       }
       s.heads_[n] = head + 1 == slots ? 0 : head + 1;
     }
@@ -97,16 +108,14 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
     layer.residual_skip.apply(z_.data(), dil, batch, residual_skip_.data(), rs_width, kernels);
     for (int b = 0; b < batch; ++b) {
       const float* rs = &residual_skip_[size_t(b) * rs_width];
-      if (n + 1 < layers) {  // the last layer has no residual rows
-        float* x = &x_[size_t(b) * res];
-        for (int i = 0; i < res; ++i) x[i] += rs[i];
-      }
+      // The last layer has no residual rows.
+      if (n + 1 < layers) kernels.accumulate(rs, res, &x_[size_t(b) * res]);
       const float* part = rs + layer.skip_offset;
       float* skip = &skip_[size_t(b) * c.skip_channels];
       if (n == 0) {
         std::copy(part, part + c.skip_channels, skip);
       } else {
-        for (int i = 0; i < c.skip_channels; ++i) skip[i] += part[i];
+        kernels.accumulate(part, c.skip_channels, skip);
       }
     }
   }

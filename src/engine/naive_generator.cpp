@@ -16,7 +16,7 @@ class NaiveGenerator final : public Generator {
       : network_(std::move(network)),
         model_(network_->packed()),
         conditioning_(conditioning),
-        terms_(model_, conditioning_, network_->kernels()),
+        terms_(model_, conditioning_),
         forward_(model_, terms_, network_->kernels()),
         logits_(model_.config.classes) {}
 

@@ -149,9 +149,8 @@ size_t PackedModel::weight_bytes() const {
   return bytes;
 }
 
-ConditioningTerms::ConditioningTerms(const PackedModel& model, const Conditioning& conditioning,
-                                     const kernels::KernelTable& kernels)
-    : model_(model), conditioning_(conditioning), kernels_(kernels) {
+ConditioningTerms::ConditioningTerms(const PackedModel& model, const Conditioning& conditioning)
+    : model_(model), conditioning_(conditioning) {
   const ModelConfig& c = model.config;
   conditioning.check(c);
   active_ = c.has_global() || c.has_local();
@@ -160,9 +159,8 @@ ConditioningTerms::ConditioningTerms(const PackedModel& model, const Conditionin
   if (c.has_global()) {
     global_row_.resize(width_);
     const float* e = model.global_embedding.data() + size_t(conditioning.speaker) * c.global_channels;
-    // The reference GEMM, whatever the ISA: conditioning terms then match bit for bit on
-    // every ISA (integer schemes sample the same ids everywhere), at a negligible cost
-    // (once per sequence here, once per local frame below).
+    // The reference GEMM, whatever the ISA: integer schemes then sample the same ids on
+    // every ISA, at a negligible cost (once per sequence here, once per local frame below).
     kernels::reference_kernels().gemm_f32(model.global_proj.view(), e, c.global_channels, 1, global_row_.data(),
                                           width_);
   }

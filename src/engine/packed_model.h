@@ -43,9 +43,9 @@ struct PackedModel {
 // layers*2*dilation values per local frame (or a single row for global-only).
 class ConditioningTerms {
  public:
-  // Keeps references to all three: they must outlive this object.
-  ConditioningTerms(const PackedModel& model, const Conditioning& conditioning,
-                    const kernels::KernelTable& kernels);
+  // Keeps references to both: they must outlive this object. The projections always run
+  // on the reference GEMM, so the terms are the same bits on every ISA.
+  ConditioningTerms(const PackedModel& model, const Conditioning& conditioning);
 
   bool active() const { return active_; }
   int width() const { return width_; }
@@ -56,7 +56,6 @@ class ConditioningTerms {
  private:
   const PackedModel& model_;
   const Conditioning& conditioning_;
-  const kernels::KernelTable& kernels_;
   bool active_ = false;
   int width_ = 0;
   int hop_ = 0;

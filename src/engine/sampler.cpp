@@ -1,32 +1,57 @@
 // Sampling from logits with injected uniforms, so that sampled ids are reproducible
 // and two implementations can be compared exactly.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "fastwave/generator.h"
-#include "kernels/kernels.h"
+#include "engine/sampler.h"
 
 namespace fastwave {
 
 int sample_id(std::span<const float> logits, float temperature, double uniform01) {
+  return sample_id_with(kernels::active_kernels(), logits, temperature, uniform01);
+}
+
+int sample_id_with(const kernels::KernelTable& kernels, std::span<const float> logits, float temperature,
+                   double uniform01) {
+  const int n = int(logits.size());
+  // The first maximum: a branch-free max (vectorised), then its first position.
+  float top = logits[0];
+  for (int i = 1; i < n; ++i) top = std::max(top, logits[i]);
   int best = 0;
-  for (size_t i = 1; i < logits.size(); ++i) {
-    if (logits[i] > logits[best]) best = static_cast<int>(i);
-  }
+  while (logits[best] != top) ++best;
   if (!(temperature > 0.0f)) return best;
-  // Inverse CDF of softmax(logits / temperature): one exp per class, sums in double.
+  // Inverse CDF of softmax(logits / temperature): one exp per class, sums in double, in
+  // blocks of kBlock classes so the blocks' sums are independent chains; the search walks
+  // the blocks, then the classes of the block the draw falls in.
+  constexpr int kBlock = 16;
   thread_local std::vector<float> weights;
-  weights.resize(logits.size());
-  kernels::active_kernels().scaled_exp(logits.data(), int(logits.size()), logits[best], 1.0f / temperature,
-                                       weights.data());
+  thread_local std::vector<double> block_sums;
+  weights.resize(n);
+  block_sums.resize((n + kBlock - 1) / kBlock);
+  kernels.scaled_exp(logits.data(), n, top, 1.0f / temperature, weights.data());
   double total = 0;
-  for (float w : weights) total += w;
+  for (size_t b = 0; b < block_sums.size(); ++b) {
+    double sum = 0;
+    for (int i = int(b) * kBlock; i < std::min(n, int(b + 1) * kBlock); ++i) sum += weights[i];
+    block_sums[b] = sum;
+  }
+  for (double sum : block_sums) total += sum;
   const double target = uniform01 * total;
   double cumulative = 0;
-  for (size_t i = 0; i < logits.size(); ++i) {
-    cumulative += weights[i];
-    if (cumulative > target) return static_cast<int>(i);
+  for (size_t b = 0; b < block_sums.size(); ++b) {
+    if (cumulative + block_sums[b] <= target) {
+      cumulative += block_sums[b];
+      continue;
+    }
+    const int end = std::min(n, int(b + 1) * kBlock);
+    for (int i = int(b) * kBlock; i < end; ++i) {
+      cumulative += weights[i];
+      if (cumulative > target) return i;
+    }
+    return end - 1;  // rounding: the classes one by one summed to a hair less than the block
   }
   return best;  // only reachable through rounding when uniform01 is ~1
 }

@@ -50,7 +50,8 @@ void SequenceForward::run(std::span<const int> ids, int64_t begin, int64_t end, 
         for (int c = 0; c < res; ++c) row[c * k + j] = x ? x[c] : 0.0f;
       }
     }
-    if (observer_) observer_(2 * n, columns_.data(), window, k * res);
+    const int64_t fresh = begin - start;  // rows before it are context, seen by an earlier run
+    if (observer_) observer_(2 * n, columns_.data() + fresh * k * res, window - fresh, k * res);
     layer.filter_gate.apply(columns_.data(), k * res, int(window), pre_.data(), pre_width, kernels_);
     if (conditioning_.active()) {
       for (int64_t t = 0; t < window; ++t) {
@@ -63,8 +64,14 @@ void SequenceForward::run(std::span<const int> ids, int64_t begin, int64_t end, 
     for (int64_t t = 0; t < window; ++t) {
       kernels_.gated_activation(&pre_[t * pre_width], dil, &z_[t * dil]);
     }
-    if (observer_) observer_(2 * n + 1, z_.data(), window, dil);
-    layer.residual_skip.apply(z_.data(), dil, int(window), residual_skip_.data(), rs_width, kernels_);
+    if (observer_) observer_(2 * n + 1, z_.data() + fresh * dil, window - fresh, dil);
+    // Context rows feed only the residual stream; the skip rows are needed at the outputs.
+    if (n + 1 < layers) {
+      layer.residual_skip.apply_leading_rows(res, z_.data(), dil, int(fresh), residual_skip_.data(), rs_width,
+                                             kernels_);
+    }
+    layer.residual_skip.apply(z_.data() + fresh * dil, dil, int(window - fresh), &residual_skip_[fresh * rs_width],
+                              rs_width, kernels_);
     if (n + 1 < layers) {
       for (int64_t t = 0; t < window; ++t) {
         for (int i = 0; i < res; ++i) x_[t * res + i] += residual_skip_[t * rs_width + i];

@@ -19,8 +19,8 @@ class SequenceForward {
   // Computes from max(0, begin - receptive_field + 1): every position that can matter.
   void run(std::span<const int> ids, int64_t begin, int64_t end, float* logits);
 
-  // Sees the input of every matrix product before it runs (for calibration): point 2n is
-  // layer n's filter/gate input, 2n+1 its residual/skip input, 2L and 2L+1 the end convs'.
+  // Sees the input of every matrix product for positions [begin, end) before it runs
+  // (TeacherForcing::Observer has the point numbering).
   using Observer = std::function<void(int point, const float* x, int64_t rows, int width)>;
   void set_observer(Observer observer) { observer_ = std::move(observer); }
 

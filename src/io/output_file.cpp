@@ -92,6 +92,9 @@ OutputFile::OutputFile(std::string path) : path_(std::move(path)) {
   }
   if (fd_ < 0) throw Error("cannot write '" + path_ + "': " + std::strerror(errno));
   slot_ = claim_slot(temp_);
+  // A replaced file keeps its permissions (a private 0600 model stays private).
+  struct stat st {};
+  if (::lstat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode)) ::fchmod(fd_, st.st_mode & 07777);
 }
 
 OutputFile::~OutputFile() {

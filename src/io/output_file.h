@@ -4,7 +4,8 @@
 // checked; commit() renames the temporary over the target, so readers see the old file
 // or the whole new one. An existing target that is not a regular file (a device such as
 // /dev/null, a FIFO, a directory, or a symbolic link) is refused, never replaced.
-// An OutputFile destroyed without commit() removes its temporary.
+// A replaced file keeps its permission bits; a new one gets 0666 less the umask. An
+// OutputFile destroyed without commit() removes its temporary.
 #pragma once
 
 #include <cstdint>

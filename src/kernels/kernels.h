@@ -118,6 +118,10 @@ struct KernelTable {
   // y = acc + bias. Bit for bit across ISAs too.
   void (*gemm_int4)(const Int4View& w, const uint8_t* x, int ldx, const float* x_scale, int count, float* y,
                     int ldy);
+
+  // y[i] += x[i]: the residual and skip sums of every layer (element-wise, so exact alike
+  // on every ISA).
+  void (*accumulate)(const float* x, int n, float* y);
 };
 
 const KernelTable& reference_kernels();

@@ -265,11 +265,18 @@ void gemm_int4_avx2(const Int4View& w, const uint8_t* x, int ldx, const float* x
   }
 }
 
+void accumulate_avx2(const float* x, int n, float* y) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
+  for (; i < n; ++i) y[i] += x[i];
+}
+
 }  // namespace
 
 const KernelTable* avx2_kernels() {
   static const KernelTable table{"avx2",           gemm_f32_avx2,    gated_activation_avx2, scaled_exp_avx2, convert_bf16_avx2,
-                                 gemm_bf16_avx2,   quantize_u8_avx2, gemm_int8_avx2,        gemm_int4_avx2};
+                                 gemm_bf16_avx2,   quantize_u8_avx2, gemm_int8_avx2,        gemm_int4_avx2,
+                                 accumulate_avx2};
   return cpu_features().avx2_fma ? &table : nullptr;
 }
 

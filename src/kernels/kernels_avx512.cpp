@@ -346,9 +346,79 @@ void gemm_int4_tile(const Int4View& w, int p0, const uint8_t* x, float x_scale, 
   }
 }
 
+// NB inputs at once: each packed octet is loaded and unpacked once for all of them. The
+// per-input float accumulation runs group by group in the same order as one input at a
+// time, so the results are the same bits.
+template <int P, int NB>
+void gemm_int4_tile_multi(const Int4View& w, int p0, const uint8_t* x, int ldx, const float* x_scale, float* y,
+                          int ldy) {
+  const int octets_per_group = w.group_size / 8, octets = w.groups * octets_per_group;
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  __m512 acc[P][NB];
+  const uint8_t* panel[P];
+  for (int i = 0; i < P; ++i) {
+    for (int n = 0; n < NB; ++n) acc[i][n] = _mm512_setzero_ps();
+    panel[i] = w.data + size_t(p0 + i) * octets * 64;
+  }
+  for (int g = 0; g < w.groups; ++g) {
+    __m512i sum[P][NB];
+    for (int i = 0; i < P; ++i) {
+      for (int n = 0; n < NB; ++n) sum[i][n] = _mm512_setzero_si512();
+    }
+    for (int o = g * octets_per_group; o < (g + 1) * octets_per_group; ++o) {
+      __m512i lo[P], hi[P];
+      for (int i = 0; i < P; ++i) {
+        const __m512i packed = _mm512_load_si512(panel[i] + size_t(o) * 64);
+        lo[i] = signed_nibbles(_mm512_and_si512(packed, low_nibbles));
+        hi[i] = signed_nibbles(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles));
+      }
+      for (int n = 0; n < NB; ++n) {
+        int32_t x0, x1;
+        __builtin_memcpy(&x0, x + size_t(n) * ldx + 8 * o, 4);
+        __builtin_memcpy(&x1, x + size_t(n) * ldx + 8 * o + 4, 4);
+        const __m512i b0 = _mm512_set1_epi32(x0), b1 = _mm512_set1_epi32(x1);
+        for (int i = 0; i < P; ++i) sum[i][n] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(sum[i][n], b0, lo[i]), b1, hi[i]);
+      }
+    }
+    for (int i = 0; i < P; ++i) {
+      const size_t at = (size_t(p0 + i) * w.groups + g) * kPanelRows;
+      const __m512 scale = _mm512_load_ps(w.scale + at);
+      const __m512i correction = _mm512_load_si512(w.correction + at);
+      for (int n = 0; n < NB; ++n) {
+        const __m512 s = _mm512_mul_ps(_mm512_set1_ps(x_scale[n]), scale);
+        acc[i][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum[i][n], correction)), s, acc[i][n]);
+      }
+    }
+  }
+  for (int i = 0; i < P; ++i) {
+    const int row0 = (p0 + i) * kPanelRows;
+    const int valid = w.rows - row0 < kPanelRows ? w.rows - row0 : kPanelRows;
+    const __m512 bias = _mm512_load_ps(w.bias + row0);
+    for (int n = 0; n < NB; ++n) {
+      _mm512_mask_storeu_ps(y + size_t(n) * ldy + row0, __mmask16(valid == 16 ? 0xFFFF : (1u << valid) - 1),
+                            _mm512_add_ps(acc[i][n], bias));
+    }
+  }
+}
+
 void gemm_int4_avx512(const Int4View& w, const uint8_t* x, int ldx, const float* x_scale, int count, float* y,
                       int ldy) {
-  for (int n = 0; n < count; ++n) {
+  int n0 = 0;
+  for (; n0 + 8 <= count; n0 += 8) {
+    for (int p = 0; p < w.panels; ++p) {
+      gemm_int4_tile_multi<1, 8>(w, p, x + size_t(n0) * ldx, ldx, x_scale + n0, y + size_t(n0) * ldy, ldy);
+    }
+  }
+  for (; n0 + 4 <= count; n0 += 4) {
+    int p = 0;
+    for (; p + 2 <= w.panels; p += 2) {
+      gemm_int4_tile_multi<2, 4>(w, p, x + size_t(n0) * ldx, ldx, x_scale + n0, y + size_t(n0) * ldy, ldy);
+    }
+    for (; p < w.panels; ++p) {
+      gemm_int4_tile_multi<1, 4>(w, p, x + size_t(n0) * ldx, ldx, x_scale + n0, y + size_t(n0) * ldy, ldy);
+    }
+  }
+  for (int n = n0; n < count; ++n) {
     int p = 0;
     for (; p + 4 <= w.panels; p += 4) gemm_int4_tile<4>(w, p, x + size_t(n) * ldx, x_scale[n], y + size_t(n) * ldy);
     for (; p < w.panels; ++p) gemm_int4_tile<1>(w, p, x + size_t(n) * ldx, x_scale[n], y + size_t(n) * ldy);
@@ -356,6 +426,13 @@ void gemm_int4_avx512(const Int4View& w, const uint8_t* x, int ldx, const float*
 }
 
 }  // namespace
+
+void accumulate_avx512(const float* x, int n, float* y) {
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 k = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, y + i), _mm512_maskz_loadu_ps(k, x + i)));
+  }
+}
 
 // Kernels needing VNNI or BF16 come from the AVX2 table on AVX-512 CPUs that lack them.
 const KernelTable* avx512_kernels() {
@@ -371,7 +448,8 @@ const KernelTable* avx512_kernels() {
                                f.avx512_bf16 ? gemm_bf16_avx512 : avx2->gemm_bf16,
                                quantize_u8_avx512,
                                f.avx512_vnni ? gemm_int8_avx512 : avx2->gemm_int8,
-                               f.avx512_vnni ? gemm_int4_avx512 : avx2->gemm_int4};
+                               f.avx512_vnni ? gemm_int4_avx512 : avx2->gemm_int4,
+                               accumulate_avx512};
     return &t;
   }();
   return table;

@@ -142,11 +142,16 @@ void gemm_int4_ref(const Int4View& w, const uint8_t* x, int ldx, const float* x_
   }
 }
 
+void accumulate_ref(const float* x, int n, float* y) {
+  for (int i = 0; i < n; ++i) y[i] += x[i];
+}
+
 }  // namespace
 
 const KernelTable& reference_kernels() {
   static const KernelTable table{"ref",          gemm_f32_ref,  gated_activation_ref, scaled_exp_ref, convert_bf16_ref,
-                                 gemm_bf16_ref,  quantize_u8_ref, gemm_int8_ref,      gemm_int4_ref};
+                                 gemm_bf16_ref,  quantize_u8_ref, gemm_int8_ref,      gemm_int4_ref,
+                                 accumulate_ref};
   return table;
 }
 

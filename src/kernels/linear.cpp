@@ -134,27 +134,49 @@ int Linear::padded_cols() const {
   return cols_;
 }
 
-PackedView Linear::f32_view() const { return f32_.view(); }
+namespace {
+int rows_or_all(int rows, int all) {
+  if (rows > all) throw Error("Linear: asked for " + std::to_string(rows) + " of " + std::to_string(all) + " rows");
+  return rows < 0 ? all : rows;
+}
+int panels_of(int rows) { return (rows + kPanelRows - 1) / kPanelRows; }
+}  // namespace
 
-Bf16View Linear::bf16_view() const {
-  return {reinterpret_cast<const uint16_t*>(data_.get()), reinterpret_cast<const float*>(bias_.get()), rows_, cols_,
-          (cols_ + 1) / 2, panels()};
+PackedView Linear::f32_view(int rows) const {
+  PackedView v = f32_.view();
+  v.rows = rows_or_all(rows, rows_);
+  v.panels = panels_of(v.rows);
+  return v;
 }
 
-Int8View Linear::int8_view() const {
+Bf16View Linear::bf16_view(int rows) const {
+  rows = rows_or_all(rows, rows_);
+  return {reinterpret_cast<const uint16_t*>(data_.get()), reinterpret_cast<const float*>(bias_.get()), rows, cols_,
+          (cols_ + 1) / 2, panels_of(rows)};
+}
+
+Int8View Linear::int8_view(int rows) const {
+  rows = rows_or_all(rows, rows_);
   return {reinterpret_cast<const int8_t*>(data_.get()), reinterpret_cast<const float*>(bias_.get()),
           reinterpret_cast<const float*>(scale_.get()), reinterpret_cast<const int32_t*>(correction_.get()),
-          rows_, cols_, (cols_ + 3) / 4, panels()};
+          rows, cols_, (cols_ + 3) / 4, panels_of(rows)};
 }
 
-Int4View Linear::int4_view() const {
+Int4View Linear::int4_view(int rows) const {
+  rows = rows_or_all(rows, rows_);
   return {data_.get(), reinterpret_cast<const float*>(bias_.get()), reinterpret_cast<const float*>(scale_.get()),
-          reinterpret_cast<const int32_t*>(correction_.get()), rows_, cols_, group_size_, groups_, panels()};
+          reinterpret_cast<const int32_t*>(correction_.get()), rows, cols_, group_size_, groups_, panels_of(rows)};
 }
 
 void Linear::apply(const float* x, int ldx, int count, float* y, int ldy, const KernelTable& k) const {
+  apply_leading_rows(rows_, x, ldx, count, y, ldy, k);
+}
+
+void Linear::apply_leading_rows(int rows, const float* x, int ldx, int count, float* y, int ldy,
+                                const KernelTable& k) const {
+  if (count <= 0) return;
   if (format_ == WeightFormat::kF32) {
-    k.gemm_f32(f32_.view(), x, ldx, count, y, ldy);
+    k.gemm_f32(f32_view(rows), x, ldx, count, y, ldy);
     return;
   }
   // Converted activations live in per-thread scratch, so one Linear serves many threads.
@@ -165,7 +187,7 @@ void Linear::apply(const float* x, int ldx, int count, float* y, int ldy, const 
     converted.resize(size_t(count) * width * sizeof(uint16_t));
     auto* xb = reinterpret_cast<uint16_t*>(converted.data());
     for (int n = 0; n < count; ++n) k.convert_bf16(x + size_t(n) * ldx, cols_, width, xb + size_t(n) * width);
-    k.gemm_bf16(bf16_view(), xb, width, count, y, ldy);
+    k.gemm_bf16(bf16_view(rows), xb, width, count, y, ldy);
     return;
   }
   converted.resize(size_t(count) * width);
@@ -174,9 +196,9 @@ void Linear::apply(const float* x, int ldx, int count, float* y, int ldy, const 
     scales[n] = k.quantize_u8(x + size_t(n) * ldx, cols_, width, input_scale_, converted.data() + size_t(n) * width);
   }
   if (format_ == WeightFormat::kInt8) {
-    k.gemm_int8(int8_view(), converted.data(), width, scales.data(), count, y, ldy);
+    k.gemm_int8(int8_view(rows), converted.data(), width, scales.data(), count, y, ldy);
   } else {
-    k.gemm_int4(int4_view(), converted.data(), width, scales.data(), count, y, ldy);
+    k.gemm_int4(int4_view(rows), converted.data(), width, scales.data(), count, y, ldy);
   }
 }
 

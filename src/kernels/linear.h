@@ -30,6 +30,10 @@ class Linear {
   // y[n*ldy + r] = (W x_n)[r] + bias[r] for n < count. Safe to call from several threads:
   // the converted activations live in per-thread scratch.
   void apply(const float* x, int ldx, int count, float* y, int ldy, const KernelTable& k) const;
+  // The same for rows [0, rows) only: a stacked matrix's leading block (the residual rows
+  // of a layer's residual+skip matrix, where the skip rows are not needed).
+  void apply_leading_rows(int rows, const float* x, int ldx, int count, float* y, int ldy,
+                          const KernelTable& k) const;
 
   WeightFormat format() const { return format_; }
   int rows() const { return rows_; }
@@ -38,10 +42,12 @@ class Linear {
   // Bytes of weights and their scales as the kernels read them (not the padding).
   size_t weight_bytes() const { return weight_bytes_; }
 
-  PackedView f32_view() const;
-  Bf16View bf16_view() const;
-  Int8View int8_view() const;
-  Int4View int4_view() const;
+  // Views of rows [0, rows) (all rows by default); packing keeps whole panels of 16 rows
+  // together, so a leading block is the same data with fewer panels.
+  PackedView f32_view(int rows = -1) const;
+  Bf16View bf16_view(int rows = -1) const;
+  Int8View int8_view(int rows = -1) const;
+  Int4View int4_view(int rows = -1) const;
   // Activation buffer width the quantized kernels read (cols padded).
   int padded_cols() const;
 

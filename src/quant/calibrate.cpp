@@ -3,10 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "engine/packed_model.h"
-#include "engine/sequence_forward.h"
+#include "fastwave/evaluate.h"
 #include "fastwave/error.h"
-#include "fastwave/memory.h"
 #include "fastwave/quantize.h"
 
 namespace fastwave {
@@ -92,33 +90,18 @@ CalibrationMethod parse_calibration_method(const std::string& name) {
 std::vector<float> calibrate_activation_clips(const Model& model, const QuantizeOptions& options) {
   if (options.calibration.empty()) throw Error("calibration needs audio");
   if (!(options.percentile > 0 && options.percentile <= 100)) throw Error("percentile must be in (0, 100]");
-  const WorkingMemory memory = working_memory(model.config());
-  check_memory(memory.packed_weights + memory.evaluation_per_thread, "calibrating this model");
-  const PackedModel packed(model);
-  const auto& kernels = kernels::active_kernels();
+  const auto network = Network::build(model);
   const int points = 2 * model.config().num_layers() + 2;
   std::vector<MagnitudeSample> samples(points);
   for (const auto& [ids, conditioning] : options.calibration) {
     if (ids.size() < 2) continue;
-    const ConditioningTerms terms(packed, conditioning, kernels);
-    SequenceForward forward(packed, terms, kernels);
-    // The window before each chunk's first output repeats positions the previous chunk
-    // saw; observe only the rows that are new.
-    int64_t fresh_from = 0;
-    forward.set_observer([&](int point, const float* x, int64_t rows, int width) {
-      const bool end_conv = point >= points - 2;
-      for (int64_t t = end_conv ? 0 : fresh_from; t < rows; ++t) {
-        for (int i = 0; i < width; ++i) samples[point].add(x[t * width + i]);
-      }
+    // The engine hands over each row once, whatever its chunking and context windows.
+    TeacherForcing forcing(network, ids, conditioning);
+    forcing.set_observer([&](int point, const float* x, int64_t rows, int width) {
+      for (int64_t i = 0; i < rows * width; ++i) samples[point].add(x[i]);
     });
-    const int64_t rows = int64_t(ids.size()) - 1;
-    const int64_t chunk = memory.evaluation_chunk;
-    std::vector<float> logits(size_t(chunk) * model.config().classes);
-    for (int64_t begin = 0; begin < rows; begin += chunk) {
-      const int64_t end = std::min(rows, begin + chunk);
-      const int64_t start = std::max<int64_t>(0, begin - model.config().receptive_field() + 1);
-      fresh_from = begin - start;
-      forward.run(ids, begin, end, logits.data());
+    int64_t first = 0;
+    while (!forcing.next(&first).empty()) {
     }
   }
   std::vector<float> clips(points);

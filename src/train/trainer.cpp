@@ -14,6 +14,7 @@
 #include "fastwave/audio.h"
 #include "fastwave/error.h"
 #include "fastwave/model.h"
+#include "io/output_file.h"
 #include "train/dataset.h"
 #include "train/net.h"
 
@@ -158,9 +159,13 @@ void save_checkpoint(const fs::path& path, Net& net, torch::optim::Adam& optimiz
   archive.write("seed", c10::IValue(int64_t(c.seed)));
   archive.write("best_valid_bits", c10::IValue(c.best_valid_bits));
   archive.write("config", c10::IValue(net->config().to_json()));
-  const fs::path tmp = path.string() + ".tmp";
-  archive.save_to(tmp.string());
-  fs::rename(tmp, path);
+  // Through the one safe writer: an exclusive temporary, every write checked, then rename.
+  io::OutputFile out(path.string());
+  archive.save_to([&out](const void* data, size_t size) {
+    out.write({static_cast<const uint8_t*>(data), size});
+    return size;
+  });
+  out.commit();
 }
 
 Checkpoint load_checkpoint(const fs::path& path, Net& net, torch::optim::Adam& optimizer) {
@@ -351,8 +356,10 @@ TrainResult train(const TrainOptions& options) {
       }
       save_checkpoint(last, net, optimizer, state);
       if (!options.quiet) {
-        std::fprintf(stderr, "%sstep %lld: valid %.4f bits/sample%s\n", tty ? "\r\033[K" : "",
-                     (long long)step, bits, best ? " (best, exported)" : "");
+        // The time since this run started, for curves of validation NLL against hours.
+        std::fprintf(stderr, "%sstep %lld after %s: valid %.4f bits/sample%s\n", tty ? "\r\033[K" : "",
+                     (long long)step, format_duration(seconds_since(start)).c_str(), bits,
+                     best ? " (best, exported)" : "");
       }
     }
     if (stop) break;

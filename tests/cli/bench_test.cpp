@@ -31,11 +31,7 @@ class Bench : public ::testing::Test {
     return nlohmann::json::parse(std::string(bytes.begin(), bytes.end()));
   }
   void expect_failure(const std::string& args, const std::string& fragment) {
-    const CliRun r = run_cli("bench -m " + model_ + kQuick + " " + args, dir_);
-    EXPECT_EQ(r.exit_code, 1) << args;
-    EXPECT_NE(r.err.find(fragment), std::string::npos) << args << "\nstderr: " << r.err;
-    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
-    EXPECT_EQ(r.err.rfind("fastwave: error: ", 0), 0u) << r.err;
+    testing::expect_one_line_failure(run_cli("bench -m " + model_ + kQuick + " " + args, dir_), args, fragment);
   }
   testing::TempDir dir_;
   std::string model_;

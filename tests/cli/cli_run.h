@@ -1,6 +1,7 @@
 // Runs the fastwave binary for the CLI tests: exit code, stdout and stderr.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -30,6 +31,14 @@ inline CliRun run_cli(const std::string& args, const TempDir& dir) {
   const auto err = read_bytes(err_file);
   r.err.assign(err.begin(), err.end());
   return r;
+}
+
+// A user error: exit code 1 and one line, "fastwave: error: ...", naming `fragment`.
+inline void expect_one_line_failure(const CliRun& r, const std::string& args, const std::string& fragment) {
+  EXPECT_EQ(r.exit_code, 1) << args;
+  EXPECT_NE(r.err.find(fragment), std::string::npos) << args << "\nstderr: " << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+  EXPECT_EQ(r.err.rfind("fastwave: error: ", 0), 0u) << r.err;
 }
 
 }  // namespace fastwave::testing

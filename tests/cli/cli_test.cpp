@@ -1,5 +1,6 @@
 // The fastwave binary: it works, and bad input gets one clear line and a non-zero exit.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <csignal>
@@ -24,11 +25,7 @@ class Cli : public ::testing::Test {
   }
   // A failure is exit code 1 with one line that names the problem.
   void expect_failure(const std::string& args, const std::string& fragment) {
-    const CliRun r = run_cli(args, dir_);
-    EXPECT_EQ(r.exit_code, 1) << args;
-    EXPECT_NE(r.err.find(fragment), std::string::npos) << args << "\nstderr: " << r.err;
-    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
-    EXPECT_EQ(r.err.rfind("fastwave: error: ", 0), 0u) << r.err;
+    testing::expect_one_line_failure(run_cli(args, dir_), args, fragment);
   }
   testing::TempDir dir_;
   std::string model_;
@@ -159,6 +156,11 @@ TEST_F(Cli, EveryBadFlagGetsOneLineAndExitCode1) {
   expect_failure("quantize " + model_ + " -o " + dir_.file("q.fwm") + " --calib-seconds 0", "--calib-seconds");
   expect_failure(gen + " -n 5 --no-such-flag", "no-such-flag");
   expect_failure("info " + dir_.path().string(), "is a directory");
+  ASSERT_EQ(::mkfifo(dir_.file("fifo").c_str(), 0600), 0);  // no writer: must not block
+  expect_failure("init -o " + dir_.file("i.fwm") + " --config " + dir_.file("fifo"), "not a regular file");
+  expect_failure("generate -m " + model_ + " -o " + dir_.file("x.wav") + " -n 5 --prime " + dir_.file("fifo"), "not a regular file");
+  testing::write_bytes(dir_.file("c.json"), {'{', '"', 'b', 'l', 'o', 'c', 'k', 's', '"', ':', '[', ']', '}'});
+  expect_failure("init -o " + dir_.file("i.fwm") + " --config " + dir_.file("c.json"), "c.json': config: blocks must be an integer");
   EXPECT_FALSE(std::filesystem::exists(dir_.file("x.wav")));
   // The largest seed works, and --help still prints and succeeds.
   EXPECT_EQ(run_cli(gen + " -n 5 -q --seed 18446744073709551615", dir_).exit_code, 0);

@@ -19,6 +19,8 @@ struct Case {
   Scheme scheme;
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.model << " " << scheme_name(c.scheme); }
+
 class IsaDeterminism : public ::testing::TestWithParam<Case> {};
 
 std::vector<int> generate_with(const Model& model, const Conditioning& cond, const kernels::KernelTable& k) {

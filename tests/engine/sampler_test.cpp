@@ -22,6 +22,22 @@ TEST(Sampler, InverseCdfFollowsTheSoftmax) {
   EXPECT_EQ(sample_id(logits, 1.0f, 0.9999999), 2);
 }
 
+TEST(Sampler, ManyClassesFollowTheSoftmaxOverAGridOfDraws) {
+  // 256 classes (16 blocks of the search) and a temperature: the share of a fine grid of
+  // uniforms landing on each class is its probability, to within the grid's resolution.
+  std::vector<float> logits(256);
+  for (int i = 0; i < 256; ++i) logits[i] = std::sin(0.37f * i) * 3.0f;
+  const float temperature = 0.8f;
+  std::vector<double> p(256);
+  double z = 0;
+  for (int i = 0; i < 256; ++i) z += p[i] = std::exp(double(logits[i]) / temperature);
+  const int draws = 200000;
+  std::vector<int> counts(256, 0);
+  for (int k = 0; k < draws; ++k) ++counts[sample_id(logits, temperature, (k + 0.5) / draws)];
+  for (int i = 0; i < 256; ++i) EXPECT_NEAR(double(counts[i]) / draws, p[i] / z, 2.0 / draws) << "class " << i;
+  EXPECT_EQ(sample_id(logits, temperature, 0.0), 0);
+}
+
 TEST(Sampler, UniformSourceIsSeededAndInRange) {
   UniformSource a(5), b(5), c(6);
   double mean = 0;

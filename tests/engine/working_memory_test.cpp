@@ -64,6 +64,9 @@ TEST(WorkingMemory, GeneratorsAndEvaluationCheckTheLimit) {
   }
   EXPECT_THROW(make_generator(model, Method::kNaive), Error);
   EXPECT_THROW(evaluate(model, std::vector<int>{1, 2, 3}), Error);
+  // A short sequence uses one worker however many threads are offered: not refused.
+  set_memory_limit(working_memory(model.config()).packed_weights + working_memory(model.config()).evaluation_per_thread);
+  EXPECT_NO_THROW(evaluate(model, std::vector<int>{1, 2, 3}, {}, 256));
   set_memory_limit(0);  // no limit
   EXPECT_NO_THROW(make_generator(model, Method::kFast));
 }

@@ -33,6 +33,11 @@ TEST(OutputFile, ReplacesARegularFileAndLeavesOnlyIt) {
   const mode_t mask = ::umask(0);
   ::umask(mask);
   EXPECT_EQ(st.st_mode & 0777, 0666 & ~mask);
+  // A replaced file keeps its own permissions.
+  ASSERT_EQ(::chmod(dir.file("out.bin").c_str(), 0600), 0);
+  write_file_atomically(dir.file("out.bin"), kBytes);
+  ASSERT_EQ(::stat(dir.file("out.bin").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
 TEST(OutputFile, RefusesToReplaceWhatIsNotARegularFile) {

@@ -104,5 +104,20 @@ TEST(Kernels, ScaledExpMatchesReference) {
   }
 }
 
+TEST(Kernels, AccumulateMatchesReference) {
+  std::mt19937 rng(10);
+  const auto& ref = reference_kernels();
+  for (const auto* table : available_kernels()) {
+    for (int n : {1, 7, 8, 15, 16, 17, 32, 256, 257}) {
+      const auto x = random_values(n, rng, 3.0f);
+      auto expected = random_values(n + 1, rng, 3.0f);  // one past n must stay untouched
+      auto actual = expected;
+      ref.accumulate(x.data(), n, expected.data());
+      table->accumulate(x.data(), n, actual.data());
+      ASSERT_EQ(actual, expected) << table->name << " n=" << n;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace fastwave::kernels

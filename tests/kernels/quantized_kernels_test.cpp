@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "fastwave/error.h"
 #include "kernels/linear.h"
 
 namespace fastwave::kernels {
@@ -103,6 +104,27 @@ TEST_P(QuantizedKernels, EveryIsaMatchesTheReference) {
         }
       }
     }
+  }
+}
+
+TEST_P(QuantizedKernels, LeadingRowsAreTheFirstRowsOfTheFullProduct) {
+  const WeightFormat format = GetParam();
+  std::mt19937 rng(9);
+  const int rows = 53, cols = 40, count = 6;
+  const Data d = random_data(rows, cols, count, cols, rng);
+  const Linear linear = make(format, rows, cols, d, 0);
+  for (const auto* table : available_kernels()) {
+    std::vector<float> full(count * rows), part(count * rows, -7.0f);
+    linear.apply(d.x.data(), cols, count, full.data(), rows, *table);
+    for (int leading : {1, 16, 17, 32, 53}) {
+      linear.apply_leading_rows(leading, d.x.data(), cols, count, part.data(), rows, *table);
+      for (int n = 0; n < count; ++n) {
+        for (int r = 0; r < rows; ++r) {
+          if (r < leading) ASSERT_EQ(part[n * rows + r], full[n * rows + r]) << table->name << " " << leading;
+        }
+      }
+    }
+    EXPECT_THROW(linear.apply_leading_rows(rows + 1, d.x.data(), cols, 1, part.data(), rows, *table), fastwave::Error);
   }
 }
 
