@@ -66,6 +66,14 @@ if [ -x "$kernels" ]; then
   taskset -c "$core" "$kernels" --benchmark_filter='(avx512|openblas)$' 2>/dev/null | tee "$out/kernels.txt"
 fi
 
+bound="$(dirname "$fw")/bench/gemv_bound"
+if [ -x "$bound" ]; then
+  echo "== the batch-1 bound beside the fast step on the same Network (bench/gemv_bound, docs/speed.md)"
+  for scheme in f32 bf16 int8-dynamic int4; do
+    taskset -c "$core" "$bound" "$model" --scheme "$scheme" --seconds 2
+  done | tee "$out/gemv_bound.txt"
+fi
+
 if command -v perf >/dev/null; then
   echo "== memory: glibc memcpy of an L2-sized block, of the f32 weights' size, and of a DRAM-sized one (perf bench)"
   for size in 512KB 2700KB 64MB; do

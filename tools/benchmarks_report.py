@@ -228,6 +228,8 @@ def limits(out, values):
             body.append([s, f"{us:.1f}", f"{measured:.1f}", f"{100 * us / measured:.0f}%", f"{macs / us / 1e3:.0f}"])
             values[f"{key}_hot_share"] = 100 * us / measured
             values[f"{key}_hot_gmacs"] = macs / us / 1e3
+    bound = load(out, "gemv_bound.txt", "").strip()
+    values["gemv_bound"] = f"```\n{bound}\n```" if bound else "(no bench/gemv_bound output)"
     memcpy = load(out, "memcpy.txt", "").strip()
     perf = []
     for s in ("f32", "int8-dynamic"):
