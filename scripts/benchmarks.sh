@@ -22,7 +22,8 @@ echo "== machine"
 {
   date -u; lscpu; getconf -a | grep -E "CACHE_SIZE"; echo; uname -srm
   echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
-  pgrep -fa fastwave-train-bin | cut -c1-120 | sed 's/^/busy: /' || true   # the shared machine's training jobs
+  # Whatever else is using the shared machine (the report says the run was loaded).
+  ps -eo pcpu,args --sort=-pcpu | awk 'NR > 1 && $1 >= 10 && !/ps -eo/' | head -5 | cut -c1-120 | sed 's/^/busy: /'
 } > "$out/machine.txt"
 grep -E "Model name|^CPU\(s\)|CPU family|CACHE_SIZE|^load|^busy" "$out/machine.txt"
 
