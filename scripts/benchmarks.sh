@@ -22,7 +22,8 @@ echo "== machine"
 {
   date -u; lscpu; getconf -a | grep -E "CACHE_SIZE"; echo; uname -srm
   echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
-  pgrep -fa fastwave-train-bin | cut -c1-120 | sed 's/^/busy: /' || true   # the shared machine's training jobs
+  # Whatever else is using the shared machine (the report says the run was loaded).
+  ps -eo pcpu,args --sort=-pcpu | awk 'NR > 1 && $1 >= 10 && !/ps -eo/' | head -5 | cut -c1-120 | sed 's/^/busy: /'
 } > "$out/machine.txt"
 grep -E "Model name|^CPU\(s\)|CPU family|CACHE_SIZE|^load|^busy" "$out/machine.txt"
 
@@ -64,6 +65,14 @@ kernels="$(dirname "$fw")/bench/kernels_bench"
 if [ -x "$kernels" ]; then
   echo "== each matrix alone, weights hot in cache (bench/kernels_bench, avx512 and OpenBLAS)"
   taskset -c "$core" "$kernels" --benchmark_filter='(avx512|openblas)$' 2>/dev/null | tee "$out/kernels.txt"
+fi
+
+bound="$(dirname "$fw")/bench/gemv_bound"
+if [ -x "$bound" ]; then
+  echo "== the batch-1 bound beside the fast step on the same Network (bench/gemv_bound, docs/speed.md)"
+  for scheme in f32 bf16 int8-dynamic int4; do
+    taskset -c "$core" "$bound" "$model" --scheme "$scheme" --seconds 2
+  done | tee "$out/gemv_bound.txt"
 fi
 
 if command -v perf >/dev/null; then

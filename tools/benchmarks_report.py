@@ -46,8 +46,8 @@ def machine(out):
     simd = " ".join(f for f in flags if f.startswith(("avx512", "avx2", "fma", "avx_vnni")))
     cpus = field(r"CPU\(s\)")
     busy = [l[len("busy: "):] for l in text.splitlines() if l.startswith("busy: ")]
-    state = ("**loaded**: " + "; ".join(b.split(" train ")[0] + " (training, nice 5)" for b in busy)
-             + " ran on the same 2 cores during the measurement" if busy else "idle apart from the benchmark")
+    state = ("**loaded**: " + "; ".join(busy) + " shared the 2 cores with the measurement" if busy
+             else "no other process above 10% CPU at the start")
     return (f"**Machine** ({text.splitlines()[0] if text else '?'}): {field('Model name')}, CPU family "
             f"{field('CPU family')} model {field('Model')}, {cpus} cores (1 thread each), "
             f"caches {caches} (as the VM reports them); SIMD: {simd}. "
@@ -228,6 +228,8 @@ def limits(out, values):
             body.append([s, f"{us:.1f}", f"{measured:.1f}", f"{100 * us / measured:.0f}%", f"{macs / us / 1e3:.0f}"])
             values[f"{key}_hot_share"] = 100 * us / measured
             values[f"{key}_hot_gmacs"] = macs / us / 1e3
+    bound = load(out, "gemv_bound.txt", "").strip()
+    values["gemv_bound"] = f"```\n{bound}\n```" if bound else "(no bench/gemv_bound output)"
     memcpy = load(out, "memcpy.txt", "").strip()
     perf = []
     for s in ("f32", "int8-dynamic"):
