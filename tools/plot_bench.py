@@ -143,7 +143,8 @@ def plot_streams(rows, out):
         return None
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for (scheme, isa, threads), rs in sorted(groups.items(), key=lambda kv: (scheme_key(kv[0][0]), kv[0][1:])):
-        pts = sorted((r["streams"], r["samples_per_second_mean"]) for r in rs)
+        by_streams = {r["streams"]: r["samples_per_second_mean"] for r in rs}  # the sweep's file wins (last)
+        pts = sorted(by_streams.items())
         ax.plot(*zip(*pts), "o-", label=f"{scheme} {isa}, {threads} thread{'s' if threads > 1 else ''}")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
