@@ -21,7 +21,7 @@ int sample_id_with(const kernels::KernelTable& kernels, std::span<const float> l
   float top = logits[0];
   for (int i = 1; i < n; ++i) top = std::max(top, logits[i]);
   int best = 0;
-  while (logits[best] != top) ++best;
+  while (best + 1 < n && logits[best] != top) ++best;  // bounded even for NaN logits
   if (!(temperature > 0.0f)) return best;
   // Inverse CDF of softmax(logits / temperature): one exp per class, sums in double, in
   // blocks of kBlock classes so the blocks' sums are independent chains; the search walks
