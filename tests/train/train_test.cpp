@@ -106,6 +106,48 @@ TEST(Train, LossFallsAndExportMatchesTorch) {
   EXPECT_TRUE(torch::allclose(valid, causal.narrow(0, rf - 1, n - rf + 1), 1e-4, 1e-5));
 }
 
+TEST(Train, InitFromContinuesAModelAndNeverExportsWorse) {
+  testing::TempDir dir;
+  write_sine_dataset(dir);
+  auto first = tiny_options(dir);
+  first.steps = 60;
+  train::train(first);
+  const Model start = Model::load(first.output);
+
+  // Continue it into another file: the config comes from the model, not the flags.
+  auto more = tiny_options(dir);
+  more.init_from = first.output;
+  more.output = dir.file("more.fwm");
+  more.config = ModelConfig{};  // ignored
+  more.steps = 40;
+  more.valid_every = 20;
+  const auto result = train::train(more);
+  EXPECT_EQ(result.step, 40);
+  if (std::filesystem::exists(more.output)) {
+    EXPECT_EQ(Model::load(more.output).config().to_json(), start.config().to_json());
+  }
+
+  // A run that cannot beat the starting model (learning rate ~0) exports nothing.
+  auto stuck = tiny_options(dir);
+  stuck.init_from = first.output;
+  stuck.output = dir.file("stuck.fwm");
+  stuck.lr = 1e-12;
+  stuck.steps = 20;
+  stuck.valid_every = 10;
+  train::train(stuck);
+  EXPECT_FALSE(std::filesystem::exists(stuck.output));
+
+  // A quantized model cannot be trained from.
+  QuantizeOptions q;
+  q.scheme = Scheme::kInt8Dynamic;
+  quantize(start, q).save(dir.file("q.fwm"));
+  auto quantized = tiny_options(dir);
+  quantized.init_from = dir.file("q.fwm");
+  quantized.output = dir.file("q_more.fwm");
+  quantized.checkpoint_dir = dir.file("q_ckpt");
+  EXPECT_THROW(train::train(quantized), Error);
+}
+
 TEST(Train, ResumeIsBitExact) {
   testing::TempDir dir;
   write_sine_dataset(dir);
