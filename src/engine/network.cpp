@@ -1,7 +1,5 @@
 #include "fastwave/network.h"
 
-#include <cstring>
-
 #include "engine/packed_model.h"
 #include "fastwave/error.h"
 #include "kernels/kernels.h"
@@ -11,12 +9,8 @@ namespace {
 
 const kernels::KernelTable& kernels_named(const std::string& isa) {
   if (isa.empty()) return kernels::active_kernels();
-  std::string names;
-  for (const auto* t : kernels::available_kernels()) {
-    if (isa == t->name) return *t;
-    names += std::string(names.empty() ? "" : ", ") + t->name;
-  }
-  throw Error("ISA '" + isa + "' is not available on this CPU (choose " + names + ")");
+  if (const kernels::KernelTable* t = kernels::find_kernels(isa)) return *t;
+  throw Error("ISA '" + isa + "' is not available on this CPU (choose " + kernels::available_kernel_names() + ")");
 }
 
 }  // namespace

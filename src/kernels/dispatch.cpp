@@ -44,19 +44,27 @@ std::vector<const KernelTable*> available_kernels() {
   return tables;
 }
 
+const KernelTable* find_kernels(const std::string& name) {
+  for (const auto* t : available_kernels()) {
+    if (name == t->name) return t;
+  }
+  return nullptr;
+}
+
+std::string available_kernel_names() {
+  std::string names;
+  for (const auto* t : available_kernels()) names += std::string(names.empty() ? "" : ", ") + t->name;
+  return names;
+}
+
 namespace {
 
 const KernelTable& choose() {
-  const auto tables = available_kernels();
   const char* forced = std::getenv("FASTWAVE_ISA");
-  if (!forced || !*forced) return *tables.back();
-  for (const auto* t : tables) {
-    if (std::strcmp(t->name, forced) == 0) return *t;
-  }
-  std::string names;
-  for (const auto* t : tables) names += std::string(names.empty() ? "" : ", ") + t->name;
+  if (!forced || !*forced) return *available_kernels().back();
+  if (const KernelTable* t = find_kernels(forced)) return *t;
   throw Error(std::string("FASTWAVE_ISA=") + forced + " is not available on this CPU (choose " +
-              names + ")");
+              available_kernel_names() + ")");
 }
 
 }  // namespace

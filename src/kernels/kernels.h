@@ -134,5 +134,9 @@ const KernelTable* avx512_kernels();
 const KernelTable& active_kernels();
 // Every table this CPU can run, reference first (for tests and benchmarks).
 std::vector<const KernelTable*> available_kernels();
+// The table of that name ("ref", "avx2", "avx512") if this CPU can run it, else null.
+const KernelTable* find_kernels(const std::string& name);
+// "ref, avx2, avx512": the names of available_kernels(), for error messages.
+std::string available_kernel_names();
 
 }  // namespace fastwave::kernels
