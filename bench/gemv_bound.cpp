@@ -26,14 +26,14 @@ using Clock = std::chrono::steady_clock;
 void products_of_one_sample(const fastwave::PackedModel& m, const fastwave::kernels::KernelTable& k,
                             const std::vector<float>& x, const std::vector<uint8_t>& codes,
                             const std::vector<uint16_t>& halves, std::vector<float>& y) {
-  using fastwave::kernels::WeightFormat;
+  using fastwave::kernels::Layout;
   const float scale = 0.01f;
   auto run = [&](const fastwave::kernels::Linear& l) {
-    switch (l.format()) {
-      case WeightFormat::kF32: k.gemm_f32(l.f32_view(), x.data(), l.cols(), 1, y.data(), l.rows()); break;
-      case WeightFormat::kBf16: k.gemm_bf16(l.bf16_view(), halves.data(), l.padded_cols(), 1, y.data(), l.rows()); break;
-      case WeightFormat::kInt8: k.gemm_int8(l.int8_view(), codes.data(), l.padded_cols(), &scale, 1, y.data(), l.rows()); break;
-      case WeightFormat::kInt4: k.gemm_int4(l.int4_view(), codes.data(), l.padded_cols(), &scale, 1, y.data(), l.rows()); break;
+    switch (l.layout()) {
+      case Layout::kF32: k.gemm_f32(l.f32_view(), x.data(), l.cols(), 1, y.data(), l.rows()); break;
+      case Layout::kBf16: k.gemm_bf16(l.bf16_view(), halves.data(), l.padded_cols(), 1, y.data(), l.rows()); break;
+      case Layout::kInt8: k.gemm_int8(l.int8_view(), codes.data(), l.padded_cols(), &scale, 1, y.data(), l.rows()); break;
+      case Layout::kInt4: k.gemm_int4(l.int4_view(), codes.data(), l.padded_cols(), &scale, 1, y.data(), l.rows()); break;
     }
   };
   for (const auto& layer : m.layers) {

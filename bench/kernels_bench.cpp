@@ -63,18 +63,18 @@ void gemv_openblas(benchmark::State& state, Shape shape) {
 
 // The same shapes through Linear in each weight format (activation conversion included).
 void linear(benchmark::State& state, const fastwave::kernels::KernelTable* table, Shape shape,
-            fastwave::kernels::WeightFormat format) {
+            fastwave::kernels::Layout format) {
   using fastwave::kernels::Linear;
-  using fastwave::kernels::WeightFormat;
+  using fastwave::kernels::Layout;
   const auto w = random_values(size_t(shape.rows) * shape.cols), bias = random_values(shape.rows);
   const auto x = random_values(shape.cols);
   std::vector<float> y(shape.rows);
   Linear l;
-  if (format == WeightFormat::kBf16) {
+  if (format == Layout::kBf16) {
     std::vector<uint16_t> b(w.size());
     fastwave::kernels::reference_kernels().convert_bf16(w.data(), int(w.size()), int(w.size()), b.data());
     l = Linear::bf16(shape.rows, shape.cols, b, bias);
-  } else if (format == WeightFormat::kInt8) {
+  } else if (format == Layout::kInt8) {
     l = Linear::int8(shape.rows, shape.cols, std::vector<int8_t>(w.size(), 3), std::vector<float>(shape.rows, 0.01f), bias, 0);
   } else {
     const int groups = (shape.cols + 31) / 32;
@@ -104,9 +104,9 @@ int register_all() {
     }
     benchmark::RegisterBenchmark((std::string("gated_activation/32/") + table->name).c_str(), gated, table);
     if (std::string(table->name) == "ref") continue;  // the integer references are very slow
-    using fastwave::kernels::WeightFormat;
-    for (auto [format, name] : {std::pair{WeightFormat::kBf16, "bf16"}, std::pair{WeightFormat::kInt8, "int8"},
-                                std::pair{WeightFormat::kInt4, "int4"}}) {
+    using fastwave::kernels::Layout;
+    for (auto [format, name] : {std::pair{Layout::kBf16, "bf16"}, std::pair{Layout::kInt8, "int8"},
+                                std::pair{Layout::kInt4, "int4"}}) {
       for (const Shape& shape : kShapes) {
         benchmark::RegisterBenchmark((std::string("linear_") + name + "/" + shape.name + "/" + table->name).c_str(),
                                      linear, table, shape, format);

@@ -7,6 +7,7 @@
 #include "fastwave/evaluate.h"
 #include "fastwave/generator.h"
 #include "fastwave/memory.h"
+#include "fastwave/mixed_precision.h"
 #include "fastwave/model.h"
 #include "fastwave/network.h"
 #include "fastwave/quantize.h"

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fastwave/config.h"
+#include "fastwave/weight_format.h"
 
 namespace fastwave {
 
@@ -22,6 +23,7 @@ struct Tensor {
   std::vector<int64_t> shape;
   std::vector<uint8_t> bytes;
 
+  bool operator==(const Tensor&) const = default;
   int64_t numel() const;
   static Tensor from_floats(std::vector<int64_t> shape, std::span<const float> values);
   // Throws fastwave::Error unless dtype is F32.
@@ -30,28 +32,21 @@ struct Tensor {
 };
 
 // How one weight tensor is stored (docs/model-format.md, "Quantized tensors").
-enum class Scheme {
-  kF32,
-  kBf16,         // bfloat16 weights
-  kInt8Dynamic,  // int8 weights, one scale per output channel; activations quantized per step
-  kInt8Static,   // int8 weights; activation scale fixed by calibration (`.input_scale`)
-  kInt4,         // 4-bit weights, two per byte, one scale per output channel and group
-};
-const char* scheme_name(Scheme scheme);  // "f32", "bf16", "int8-dynamic", "int8-static", "int4"
-// Throws fastwave::Error listing the valid names.
-Scheme parse_scheme(const std::string& name);
-
 struct TensorScheme {
   Scheme scheme = Scheme::kF32;
-  int group_size = 0;  // int4 only
+  int group_size = 0;  // grouped integer formats only
   bool operator==(const TensorScheme&) const = default;
 };
 // Keyed by weight tensor name; tensors not listed are F32.
 using SchemeMap = std::map<std::string, TensorScheme>;
 
 // The weight tensors a scheme may apply to: filter, gate, residual and skip conv weights
-// of every layer, and the two end convs.
+// of every layer, the two end convs, the start conv and the conditioning projections.
 std::vector<std::string> quantizable_tensors(const ModelConfig& config);
+// Those of them the engine runs through a matrix kernel (layers and end convs); the
+// others are weight-only: stored quantized, turned back into floats when loaded, so
+// they cannot take static activations.
+bool runs_in_kernel(const std::string& weight_name);
 
 // Name, dtype and shape of one tensor the config (and schemes) require, in file order.
 struct TensorSpec {
@@ -74,6 +69,8 @@ class Model {
   static Model parse(std::span<const uint8_t> file, const std::string& name);
   // Writes atomically: a temporary file beside `path`, then rename.
   void save(const std::string& path) const;
+  // The bytes save() writes (their size is the file's size).
+  std::vector<uint8_t> serialize() const;
   // Weights drawn like PyTorch's default Conv1d init, deterministic in `seed`.
   static Model random(const ModelConfig& config, uint64_t seed);
 
@@ -81,6 +78,8 @@ class Model {
   const std::map<std::string, Tensor>& tensors() const { return tensors_; }
   const Tensor& tensor(const std::string& name) const;
   std::span<const float> weights(const std::string& name) const { return tensor(name).f32(); }
+  // A weight as floats whatever its scheme (codes times scales for integer formats).
+  std::vector<float> dequantized(const std::string& name) const;
   // Parameters of the network (a quantized weight counts as many as its float original).
   int64_t parameter_count() const;
   const SchemeMap& schemes() const { return schemes_; }

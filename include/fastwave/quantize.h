@@ -26,7 +26,10 @@ struct QuantizeOptions {
   Scheme scheme = Scheme::kInt8Dynamic;   // for every layer and the end convs...
   std::map<int, Scheme> layer_schemes;    // ...unless a layer is named here
   std::optional<Scheme> end_scheme;       // ...or the end convs here
-  int group_size = 32;                    // int4: columns per scale
+  int group_size = 32;                    // grouped formats (int2..int4): columns per scale
+  // Explicit schemes of single weights (any of quantizable_tensors()), over all of the
+  // above; Scheme::kF32 keeps a weight in float.
+  SchemeMap tensor_schemes;
   // Min-max by default: clipping the rare large activations (the other methods) costs
   // WaveNet far more than the coarser steps (measured in README.md, "Quantization").
   CalibrationMethod method = CalibrationMethod::kMinMax;
@@ -35,13 +38,16 @@ struct QuantizeOptions {
   // to calibrate int8-static activations.
   std::vector<std::pair<std::vector<int>, Conditioning>> calibration;
   int threads = 1;
+  // Clips already calibrated (as calibrate_activation_clips returns them): used instead
+  // of `calibration` when set, so one calibration serves many quantized models.
+  std::vector<float> activation_clips;
 };
 
 // The scheme of every layer (index num_layers is the end convs) after the overrides.
 std::vector<Scheme> resolve_schemes(const ModelConfig& config, const QuantizeOptions& options);
 
 // Quantizes a float model. Throws fastwave::Error for an already quantized model, a
-// static scheme without calibration data, or a bad group size.
+// static scheme without calibration data or clips, or a bad group size.
 Model quantize(const Model& model, const QuantizeOptions& options);
 
 // Per quantization point (2n: layer n's filter/gate input, 2n+1: its residual/skip input,

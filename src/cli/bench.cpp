@@ -28,6 +28,7 @@ struct Variant {
 std::string stored_scheme(const Model& model) {
   std::string name;
   for (const auto& tensor : quantizable_tensors(model.config())) {
+    if (!runs_in_kernel(tensor)) continue;  // weight-only tensors do not set the speed
     const std::string s = scheme_name(model.scheme_of(tensor).scheme);
     if (name.empty()) name = s;
     else if (name != s) return "mixed";
@@ -45,7 +46,7 @@ Variant make_variant(const std::string& model_name, const Model& model, const st
   if (scheme == Scheme::kF32) return {model_name, name, model};
   QuantizeOptions options;
   options.scheme = scheme;
-  if (scheme == Scheme::kInt8Static) {
+  if (scheme.static_activations) {
     Conditioning cond;
     if (model.config().has_global()) cond.speaker = 0;
     auto generator = make_generator(model, Method::kFast, cond);

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "fastwave/error.h"
+#include "quant/weight_formats.h"
 
 namespace fastwave {
 namespace {
@@ -22,70 +23,11 @@ PackedMatrix stack_projections(const Model& model, const std::string& filter, co
   rows.reserve(size_t(c.num_layers()) * 2 * c.dilation_channels * in);
   for (int n = 0; n < c.num_layers(); ++n) {
     for (const auto& prefix : {filter, gate}) {
-      const auto w = model.weights(prefix + "." + std::to_string(n) + ".weight");
+      const auto w = model.dequantized(prefix + "." + std::to_string(n) + ".weight");
       rows.insert(rows.end(), w.begin(), w.end());
     }
   }
   return PackedMatrix(c.num_layers() * 2 * c.dilation_channels, in, rows, {});
-}
-
-template <typename T>
-void append_bytes(std::vector<T>& out, const Tensor& t) {
-  const size_t n = t.bytes.size() / sizeof(T);
-  const size_t at = out.size();
-  out.resize(at + n);
-  std::memcpy(out.data() + at, t.bytes.data(), t.bytes.size());
-}
-
-// One Linear from the rows of `names` stacked in order; they share a scheme (the model
-// checked that). `cols` is the length of one row.
-Linear stacked_linear(const Model& model, const std::vector<std::string>& names, int cols,
-                      std::span<const float> bias) {
-  const TensorScheme scheme = model.scheme_of(names.front());
-  int rows = 0;
-  for (const auto& name : names) rows += static_cast<int>(model.tensor(name).shape[0]);
-  switch (scheme.scheme) {
-    case Scheme::kF32: {
-      std::vector<float> w;
-      for (const auto& name : names) append_bytes(w, model.tensor(name));
-      return Linear::f32(rows, cols, w, bias);
-    }
-    case Scheme::kBf16: {
-      std::vector<uint16_t> w;
-      for (const auto& name : names) append_bytes(w, model.tensor(name));
-      return Linear::bf16(rows, cols, w, bias);
-    }
-    case Scheme::kInt8Dynamic:
-    case Scheme::kInt8Static: {
-      std::vector<int8_t> w;
-      std::vector<float> scale;
-      for (const auto& name : names) {
-        append_bytes(w, model.tensor(name));
-        append_bytes(scale, model.tensor(name + ".scale"));
-      }
-      const float input_scale =
-          scheme.scheme == Scheme::kInt8Static ? model.weights(names.front() + ".input_scale")[0] : 0.0f;
-      return Linear::int8(rows, cols, w, scale, bias, input_scale);
-    }
-    case Scheme::kInt4: {
-      std::vector<int8_t> w;
-      std::vector<float> scale;
-      for (const auto& name : names) {
-        const Tensor& packed = model.tensor(name);  // [rows, ceil(cols/2)] nibbles, low first
-        const size_t row_bytes = size_t(packed.shape[1]);
-        for (int64_t r = 0; r < packed.shape[0]; ++r) {
-          for (int c = 0; c < cols; ++c) {
-            const uint8_t byte = packed.bytes[size_t(r) * row_bytes + c / 2];
-            const int nibble = c % 2 == 0 ? byte & 0xF : byte >> 4;
-            w.push_back(static_cast<int8_t>((nibble ^ 8) - 8));
-          }
-        }
-        append_bytes(scale, model.tensor(name + ".scale"));
-      }
-      return Linear::int4(rows, cols, scheme.group_size, w, scale, bias, 0.0f);
-    }
-  }
-  throw Error("unknown scheme");
 }
 
 std::vector<float> concat(std::span<const float> a, std::span<const float> b) {
@@ -100,7 +42,7 @@ PackedModel::PackedModel(const Model& model) : config(model.config()) {
   const ModelConfig& c = config;
   const int res = c.residual_channels, dil = c.dilation_channels, k = c.kernel_size;
 
-  const auto start = model.weights("start_conv.weight");  // [res, classes, 1]
+  const auto start = model.dequantized("start_conv.weight");  // [res, classes, 1]
   const auto start_bias = optional_bias(model, "start_conv.bias");
   embedding.resize(size_t(c.classes) * res);
   for (int id = 0; id < c.classes; ++id) {
@@ -115,7 +57,7 @@ PackedModel::PackedModel(const Model& model) : config(model.config()) {
     PackedLayer layer;
     layer.dilation = c.dilation(n);
     // Conv weight rows are already in im2col column order, so stacking rows is all it takes.
-    layer.filter_gate = stacked_linear(model, {"filter_convs" + i + "weight", "gate_convs" + i + "weight"}, res * k,
+    layer.filter_gate = quant::pack_linear(model, {"filter_convs" + i + "weight", "gate_convs" + i + "weight"}, res * k,
                                        c.bias ? concat(model.weights("filter_convs" + i + "bias"),
                                                        model.weights("gate_convs" + i + "bias"))
                                               : std::vector<float>{});
@@ -127,12 +69,12 @@ PackedModel::PackedModel(const Model& model) : config(model.config()) {
       names.erase(names.begin());
       if (!bias.empty()) bias.erase(bias.begin(), bias.begin() + res);
     }
-    layer.residual_skip = stacked_linear(model, names, dil, bias);
+    layer.residual_skip = quant::pack_linear(model, names, dil, bias);
     layer.skip_offset = last ? 0 : res;
     layers.push_back(std::move(layer));
   }
-  end1 = stacked_linear(model, {"end_conv_1.weight"}, c.skip_channels, model.weights("end_conv_1.bias"));
-  end2 = stacked_linear(model, {"end_conv_2.weight"}, c.end_channels, model.weights("end_conv_2.bias"));
+  end1 = quant::pack_linear(model, {"end_conv_1.weight"}, c.skip_channels, model.weights("end_conv_1.bias"));
+  end2 = quant::pack_linear(model, {"end_conv_2.weight"}, c.end_channels, model.weights("end_conv_2.bias"));
   if (c.has_global()) {
     const auto e = model.weights("global_embedding.weight");
     global_embedding.assign(e.begin(), e.end());

@@ -23,7 +23,7 @@ void check_sizes(int rows, int cols, size_t weights, std::span<const float> bias
 Linear Linear::f32(int rows, int cols, std::span<const float> w, std::span<const float> bias) {
   check_sizes(rows, cols, w.size(), bias);
   Linear l;
-  l.format_ = WeightFormat::kF32;
+  l.layout_ = Layout::kF32;
   l.rows_ = rows;
   l.cols_ = cols;
   l.f32_ = PackedMatrix(rows, cols, w, bias);
@@ -34,7 +34,7 @@ Linear Linear::f32(int rows, int cols, std::span<const float> w, std::span<const
 Linear Linear::bf16(int rows, int cols, std::span<const uint16_t> w, std::span<const float> bias) {
   check_sizes(rows, cols, w.size(), bias);
   Linear l;
-  l.format_ = WeightFormat::kBf16;
+  l.layout_ = Layout::kBf16;
   l.rows_ = rows;
   l.cols_ = cols;
   const int pairs = (cols + 1) / 2;
@@ -57,7 +57,7 @@ Linear Linear::int8(int rows, int cols, std::span<const int8_t> w, std::span<con
   check_sizes(rows, cols, w.size(), bias);
   if (row_scale.size() != size_t(rows)) throw Error("Linear: one scale per row needed");
   Linear l;
-  l.format_ = WeightFormat::kInt8;
+  l.layout_ = Layout::kInt8;
   l.rows_ = rows;
   l.cols_ = cols;
   l.input_scale_ = input_scale;
@@ -91,7 +91,7 @@ Linear Linear::int4(int rows, int cols, int group_size, std::span<const int8_t> 
   check_sizes(rows, cols, w.size(), bias);
   if (group_size <= 0 || group_size % 8 != 0) throw Error("int4 group size must be a positive multiple of 8");
   Linear l;
-  l.format_ = WeightFormat::kInt4;
+  l.layout_ = Layout::kInt4;
   l.rows_ = rows;
   l.cols_ = cols;
   l.group_size_ = group_size;
@@ -125,11 +125,11 @@ Linear Linear::int4(int rows, int cols, int group_size, std::span<const int8_t> 
 }
 
 int Linear::padded_cols() const {
-  switch (format_) {
-    case WeightFormat::kF32: return cols_;
-    case WeightFormat::kBf16: return (cols_ + 1) / 2 * 2;
-    case WeightFormat::kInt8: return (cols_ + 3) / 4 * 4;
-    case WeightFormat::kInt4: return groups_ * group_size_;
+  switch (layout_) {
+    case Layout::kF32: return cols_;
+    case Layout::kBf16: return (cols_ + 1) / 2 * 2;
+    case Layout::kInt8: return (cols_ + 3) / 4 * 4;
+    case Layout::kInt4: return groups_ * group_size_;
   }
   return cols_;
 }
@@ -175,7 +175,7 @@ void Linear::apply(const float* x, int ldx, int count, float* y, int ldy, const 
 void Linear::apply_leading_rows(int rows, const float* x, int ldx, int count, float* y, int ldy,
                                 const KernelTable& k) const {
   if (count <= 0) return;
-  if (format_ == WeightFormat::kF32) {
+  if (layout_ == Layout::kF32) {
     k.gemm_f32(f32_view(rows), x, ldx, count, y, ldy);
     return;
   }
@@ -183,7 +183,7 @@ void Linear::apply_leading_rows(int rows, const float* x, int ldx, int count, fl
   thread_local std::vector<uint8_t> converted;
   thread_local std::vector<float> scales;
   const int width = padded_cols();
-  if (format_ == WeightFormat::kBf16) {
+  if (layout_ == Layout::kBf16) {
     converted.resize(size_t(count) * width * sizeof(uint16_t));
     auto* xb = reinterpret_cast<uint16_t*>(converted.data());
     for (int n = 0; n < count; ++n) k.convert_bf16(x + size_t(n) * ldx, cols_, width, xb + size_t(n) * width);
@@ -195,7 +195,7 @@ void Linear::apply_leading_rows(int rows, const float* x, int ldx, int count, fl
   for (int n = 0; n < count; ++n) {
     scales[n] = k.quantize_u8(x + size_t(n) * ldx, cols_, width, input_scale_, converted.data() + size_t(n) * width);
   }
-  if (format_ == WeightFormat::kInt8) {
+  if (layout_ == Layout::kInt8) {
     k.gemm_int8(int8_view(rows), converted.data(), width, scales.data(), count, y, ldy);
   } else {
     k.gemm_int4(int4_view(rows), converted.data(), width, scales.data(), count, y, ldy);

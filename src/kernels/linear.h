@@ -10,7 +10,9 @@
 
 namespace fastwave::kernels {
 
-enum class WeightFormat { kF32, kBf16, kInt8, kInt4 };
+// How the kernels read the weights (every stored integer width is unpacked into the int8
+// or the int4 layout, see quant/weight_formats.cpp).
+enum class Layout { kF32, kBf16, kInt8, kInt4 };
 
 class Linear {
  public:
@@ -35,7 +37,7 @@ class Linear {
   void apply_leading_rows(int rows, const float* x, int ldx, int count, float* y, int ldy,
                           const KernelTable& k) const;
 
-  WeightFormat format() const { return format_; }
+  Layout layout() const { return layout_; }
   int rows() const { return rows_; }
   int cols() const { return cols_; }
   float input_scale() const { return input_scale_; }
@@ -56,7 +58,7 @@ class Linear {
   static Buffer allocate(size_t bytes) { return Buffer(static_cast<uint8_t*>(allocate_aligned(bytes))); }
   int panels() const { return (rows_ + kPanelRows - 1) / kPanelRows; }
 
-  WeightFormat format_ = WeightFormat::kF32;
+  Layout layout_ = Layout::kF32;
   int rows_ = 0, cols_ = 0, group_size_ = 0, groups_ = 0;
   float input_scale_ = 0;
   size_t weight_bytes_ = 0;

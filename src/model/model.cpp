@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "fastwave/error.h"
+#include "quant/weight_formats.h"
 
 namespace fastwave {
 
@@ -55,24 +56,6 @@ std::span<float> Tensor::f32() {
   return {reinterpret_cast<float*>(bytes.data()), bytes.size() / 4};
 }
 
-const char* scheme_name(Scheme scheme) {
-  switch (scheme) {
-    case Scheme::kF32: return "f32";
-    case Scheme::kBf16: return "bf16";
-    case Scheme::kInt8Dynamic: return "int8-dynamic";
-    case Scheme::kInt8Static: return "int8-static";
-    case Scheme::kInt4: return "int4";
-  }
-  return "?";
-}
-
-Scheme parse_scheme(const std::string& name) {
-  for (Scheme s : {Scheme::kF32, Scheme::kBf16, Scheme::kInt8Dynamic, Scheme::kInt8Static, Scheme::kInt4}) {
-    if (name == scheme_name(s)) return s;
-  }
-  throw Error("unknown scheme '" + name + "' (choose f32, bf16, int8-dynamic, int8-static or int4)");
-}
-
 std::vector<std::string> quantizable_tensors(const ModelConfig& c) {
   std::vector<std::string> names;
   for (int n = 0; n < c.num_layers(); ++n) {
@@ -82,7 +65,23 @@ std::vector<std::string> quantizable_tensors(const ModelConfig& c) {
   }
   names.push_back("end_conv_1.weight");
   names.push_back("end_conv_2.weight");
+  names.push_back("start_conv.weight");
+  for (const char* kind : {"global", "local"}) {
+    if (std::string(kind) == "global" ? !c.has_global() : !c.has_local()) continue;
+    for (int n = 0; n < c.num_layers(); ++n) {
+      for (const char* conv : {"_filter_convs.", "_gate_convs."}) {
+        names.push_back(kind + std::string(conv) + std::to_string(n) + ".weight");
+      }
+    }
+  }
   return names;
+}
+
+bool runs_in_kernel(const std::string& weight_name) {
+  for (const char* prefix : {"filter_convs.", "gate_convs.", "residual_convs.", "skip_convs.", "end_conv_"}) {
+    if (weight_name.starts_with(prefix)) return true;
+  }
+  return false;
 }
 
 namespace {
@@ -136,30 +135,7 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& config, const Scheme
       specs.push_back(std::move(spec));
       continue;
     }
-    const int64_t rows = spec.shape[0];
-    int64_t inner = 1;
-    for (size_t i = 1; i < spec.shape.size(); ++i) inner *= spec.shape[i];
-    const std::string name = spec.name;
-    switch (it->second.scheme) {
-      case Scheme::kBf16:
-        spec.dtype = DType::BF16;
-        specs.push_back(spec);
-        break;
-      case Scheme::kInt8Dynamic:
-      case Scheme::kInt8Static:
-        spec.dtype = DType::I8;
-        specs.push_back(spec);
-        specs.push_back({name + ".scale", {rows}});
-        if (it->second.scheme == Scheme::kInt8Static) specs.push_back({name + ".input_scale", {1}});
-        break;
-      case Scheme::kInt4: {
-        const int64_t group = std::max(1, it->second.group_size);
-        specs.push_back({name, {rows, (inner + 1) / 2}, DType::U8});
-        specs.push_back({name + ".scale", {rows, (inner + group - 1) / group}});
-        break;
-      }
-      case Scheme::kF32: break;
-    }
+    for (TensorSpec& stored : quant::stored_tensors(spec.name, spec.shape, it->second)) specs.push_back(std::move(stored));
   }
   return specs;
 }
@@ -179,10 +155,13 @@ void check_schemes(const ModelConfig& config, const SchemeMap& schemes) {
       throw Error("model: '" + name + "' cannot carry a quantization scheme");
     }
     if (scheme.scheme == Scheme::kF32) throw Error("model: '" + name + "' lists the f32 scheme; leave it out");
-    if (scheme.scheme == Scheme::kInt4 ? scheme.group_size <= 0 || scheme.group_size % 8 != 0 || scheme.group_size > 4096
-                                       : scheme.group_size != 0) {
-      throw Error("model: '" + name + "' has an invalid group size " + std::to_string(scheme.group_size) +
-                  " (int4 needs a multiple of 8; other schemes none)");
+    if (scheme.scheme.format >= weight_formats().size()) throw Error("model: '" + name + "' has an unknown format");
+    const WeightFormat& format = scheme.scheme.weight_format();
+    if (scheme.scheme.static_activations && (!format.integer || !runs_in_kernel(name))) {
+      throw Error("model: '" + name + "' cannot take static activations (" + scheme_name(scheme.scheme) + ")");
+    }
+    if (const std::string problem = group_size_problem(format, scheme.group_size); !problem.empty()) {
+      throw Error("model: '" + name + "': " + problem);
     }
   }
   // Filter and gate run as one matrix, and so do residual and skip: each pair shares a scheme.
@@ -225,7 +204,7 @@ void check_values(const std::string& name, const Tensor& t) {
         if (b == 0x80) throw Error("model: int8 tensor '" + name + "' holds -128 (symmetric codes are -127..127)");
       }
       break;
-    case DType::U8: break;  // every pair of nibbles is a valid pair of int4 codes
+    case DType::U8: break;  // packed codes: every bit pattern is a valid code
   }
 }
 
@@ -277,6 +256,8 @@ int64_t Model::parameter_count() const {
   }
   return n;
 }
+
+std::vector<float> Model::dequantized(const std::string& name) const { return quant::dequantize(*this, name); }
 
 TensorScheme Model::scheme_of(const std::string& name) const {
   const auto it = schemes_.find(name);

@@ -181,7 +181,9 @@ Model Model::parse(std::span<const uint8_t> file, const std::string& name) {
   }
 }
 
-void Model::save(const std::string& path) const {
+void Model::save(const std::string& path) const { write_file_atomically(path, serialize()); }
+
+std::vector<uint8_t> Model::serialize() const {
   // Larger elements first keeps every tensor aligned to its element size.
   std::vector<TensorSpec> order = expected_tensors(config_, schemes_);
   std::stable_sort(order.begin(), order.end(), [&](const TensorSpec& a, const TensorSpec& b) {
@@ -221,7 +223,7 @@ void Model::save(const std::string& path) const {
     std::memcpy(data, t.bytes.data(), t.bytes.size());
     data += t.bytes.size();
   }
-  write_file_atomically(path, file);
+  return file;
 }
 
 }  // namespace fastwave

@@ -2,7 +2,9 @@
 #include "fastwave/quantize.h"
 
 #include "fastwave/error.h"
-#include "quant/weights.h"
+#include <algorithm>
+
+#include "quant/weight_formats.h"
 
 namespace fastwave {
 
@@ -19,59 +21,78 @@ std::vector<Scheme> resolve_schemes(const ModelConfig& config, const QuantizeOpt
   return schemes;
 }
 
-Model quantize(const Model& model, const QuantizeOptions& options) {
-  if (model.is_quantized()) throw Error("the model is already quantized; quantize its float original instead");
-  const ModelConfig& c = model.config();
-  const std::vector<Scheme> schemes = resolve_schemes(c, options);
-  bool any_static = false, any_int4 = false;
-  for (Scheme s : schemes) any_static |= s == Scheme::kInt8Static, any_int4 |= s == Scheme::kInt4;
-  if (any_int4 && (options.group_size <= 0 || options.group_size % 8 != 0 || options.group_size > 4096)) {
-    throw Error("int4 group size must be a multiple of 8 between 8 and 4096, got " + std::to_string(options.group_size));
-  }
-  if (any_static && options.calibration.empty()) {
-    throw Error("int8-static needs calibration audio (--calib FILE_OR_DIR)");
-  }
-  const std::vector<float> clips = any_static ? calibrate_activation_clips(model, options) : std::vector<float>{};
+namespace {
 
-  std::map<std::string, Tensor> tensors = model.tensors();
-  SchemeMap scheme_map;
-  // Each tensor with its scheme and its activation point (see calibrate_activation_clips).
-  auto convert = [&](const std::string& name, Scheme scheme, int point) {
+// Each tensor's scheme: the layer and end schemes, then the explicit per-tensor ones.
+SchemeMap tensor_schemes(const ModelConfig& c, const QuantizeOptions& options) {
+  const std::vector<Scheme> schemes = resolve_schemes(c, options);
+  SchemeMap map;
+  auto set = [&](const std::string& name, Scheme scheme) {
     if (scheme == Scheme::kF32) return;
-    const Tensor& weight = model.tensor(name);
-    TensorScheme ts{scheme, scheme == Scheme::kInt4 ? options.group_size : 0};
-    switch (scheme) {
-      case Scheme::kBf16: tensors[name] = quant::to_bf16(weight); break;
-      case Scheme::kInt8Dynamic:
-      case Scheme::kInt8Static: {
-        auto q = quant::to_int8(weight);
-        tensors[name] = std::move(q.codes);
-        tensors[name + ".scale"] = std::move(q.scale);
-        if (scheme == Scheme::kInt8Static) {
-          tensors[name + ".input_scale"] = Tensor::from_floats({1}, std::vector<float>{clips[point] / 127.0f});
-        }
-        break;
-      }
-      case Scheme::kInt4: {
-        auto q = quant::to_int4(weight, options.group_size);
-        tensors[name] = std::move(q.codes);
-        tensors[name + ".scale"] = std::move(q.scale);
-        break;
-      }
-      case Scheme::kF32: break;
-    }
-    scheme_map[name] = ts;
+    map[name] = {scheme, scheme.weight_format().grouped ? options.group_size : 0};
   };
   for (int n = 0; n < c.num_layers(); ++n) {
     const std::string i = "." + std::to_string(n) + ".weight";
-    convert("filter_convs" + i, schemes[n], 2 * n);
-    convert("gate_convs" + i, schemes[n], 2 * n);
-    convert("residual_convs" + i, schemes[n], 2 * n + 1);
-    convert("skip_convs" + i, schemes[n], 2 * n + 1);
+    for (const char* conv : {"filter_convs", "gate_convs", "residual_convs", "skip_convs"}) set(conv + i, schemes[n]);
   }
-  convert("end_conv_1.weight", schemes.back(), 2 * c.num_layers());
-  convert("end_conv_2.weight", schemes.back(), 2 * c.num_layers() + 1);
-  return Model(c, std::move(tensors), std::move(scheme_map));
+  set("end_conv_1.weight", schemes.back());
+  set("end_conv_2.weight", schemes.back());
+  const auto names = quantizable_tensors(c);
+  for (const auto& [name, scheme] : options.tensor_schemes) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      throw Error("'" + name + "' is not a weight this model can quantize");
+    }
+    if (scheme.scheme == Scheme::kF32) {
+      map.erase(name);
+    } else {
+      map[name] = scheme;
+    }
+  }
+  return map;
+}
+
+// The activation point (see calibrate_activation_clips) feeding a kernel weight.
+int activation_point(const ModelConfig& c, const std::string& name) {
+  if (name == "end_conv_1.weight") return 2 * c.num_layers();
+  if (name == "end_conv_2.weight") return 2 * c.num_layers() + 1;
+  const int layer = std::stoi(name.substr(name.find('.') + 1));
+  const bool second = name.starts_with("residual_convs") || name.starts_with("skip_convs");
+  return 2 * layer + (second ? 1 : 0);
+}
+
+}  // namespace
+
+Model quantize(const Model& model, const QuantizeOptions& options) {
+  if (model.is_quantized()) throw Error("the model is already quantized; quantize its float original instead");
+  const ModelConfig& c = model.config();
+  const SchemeMap schemes = tensor_schemes(c, options);
+  bool any_static = false;
+  for (const auto& [name, scheme] : schemes) {
+    if (const std::string problem = group_size_problem(scheme.scheme.weight_format(), scheme.group_size);
+        !problem.empty()) {
+      throw Error(problem);
+    }
+    if (scheme.scheme.static_activations && !runs_in_kernel(name)) {
+      throw Error("'" + name + "' is stored weight-only and cannot take " + scheme_name(scheme.scheme));
+    }
+    any_static |= scheme.scheme.static_activations;
+  }
+  if (any_static && options.calibration.empty() && options.activation_clips.empty()) {
+    throw Error("static activation schemes need calibration audio (--calib FILE_OR_DIR)");
+  }
+  const std::vector<float> clips = !any_static                      ? std::vector<float>{}
+                                   : !options.activation_clips.empty() ? options.activation_clips
+                                                                       : calibrate_activation_clips(model, options);
+  if (any_static && clips.size() != size_t(2 * c.num_layers() + 2)) throw Error("activation clips: wrong count");
+
+  std::map<std::string, Tensor> tensors = model.tensors();
+  for (const auto& [name, scheme] : schemes) {
+    const float clip = scheme.scheme.static_activations ? clips[activation_point(c, name)] : 0.0f;
+    for (auto& [stored, tensor] : quant::quantize_weight(name, model.tensor(name), scheme, clip)) {
+      tensors[stored] = std::move(tensor);
+    }
+  }
+  return Model(c, std::move(tensors), schemes);
 }
 
 }  // namespace fastwave

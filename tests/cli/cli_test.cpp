@@ -118,9 +118,43 @@ TEST_F(Cli, QuantizesAndMeasuresFidelity) {
   ASSERT_EQ(run_cli("generate -m " + dir_.file("q.fwm") + " -o " + dir_.file("q.wav") + " -n 300 -q", dir_).exit_code, 0);
 }
 
+TEST_F(Cli, QuantizesToABudgetAndReportsEveryLayer) {
+  ASSERT_EQ(run_cli("generate -m " + model_ + " -o " + dir_.file("calib.wav") + " -n 1200 -q", dir_).exit_code, 0);
+  const std::string calib = " --calib " + dir_.file("calib.wav");
+  // Halfway between the uniform 3- and 4-bit sizes of this model.
+  const double budget = (uniform_file_bytes(Model::load(model_), 3, 32) + uniform_file_bytes(Model::load(model_), 4, 32)) /
+                        2.0 / 1048576.0;
+  for (const std::string allocator : {"greedy-kl", "myqasr"}) {
+    const CliRun q = run_cli("quantize " + model_ + " -o " + dir_.file("b.fwm") + calib + " --budget-mb " +
+                                 std::to_string(budget) + " --allocator " + allocator + " --report-csv " + dir_.file("r.csv"),
+                             dir_);
+    ASSERT_EQ(q.exit_code, 0) << q.err;
+    EXPECT_LE(std::filesystem::file_size(dir_.file("b.fwm")), uint64_t(budget * 1048576.0)) << allocator;
+    EXPECT_NE(q.out.find("layer 0 filter+gate"), std::string::npos) << q.out;
+    const auto bytes = testing::read_bytes(dir_.file("r.csv"));
+    const std::string csv(bytes.begin(), bytes.end());
+    EXPECT_EQ(csv.rfind("unit,tensors,parameters,sensitivity,bits,bytes\n", 0), 0u) << csv;
+    EXPECT_NE(csv.find("\ntotal,file,"), std::string::npos) << csv;
+    // The report's sensitivities reproduce the allocation without measuring again.
+    const CliRun again = run_cli("quantize " + model_ + " -o " + dir_.file("b2.fwm") + calib + " --budget-mb " +
+                                     std::to_string(budget) + " --allocator " + allocator + " --sensitivity-from " +
+                                     dir_.file("r.csv"),
+                                 dir_);
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(testing::read_bytes(dir_.file("b2.fwm")), testing::read_bytes(dir_.file("b.fwm"))) << allocator;
+  }
+  expect_failure("quantize " + model_ + " -o " + dir_.file("c.fwm") + calib + " --budget-mb 0.0001",
+                 "below the smallest model this can make");
+  expect_failure("quantize " + model_ + " -o " + dir_.file("c.fwm") + calib + " --budget-mb 1 --allocator vibes",
+                 "unknown allocator");
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("c.fwm")));
+}
+
 TEST_F(Cli, QuantizeRejectsBadRequests) {
   const std::string out = " -o " + dir_.file("q.fwm");
-  expect_failure("quantize " + model_ + out + " --scheme int3", "unknown scheme 'int3'");
+  expect_failure("quantize " + model_ + out + " --scheme int9", "unknown scheme 'int9'");
+  expect_failure("quantize " + model_ + out + " --layer-scheme start=int4-static", "takes no static scheme");
+  expect_failure("quantize " + model_ + out + " --budget-mb 1", "--calib is needed");
   expect_failure("quantize " + model_ + out + " --scheme int8-static", "calibration audio");
   expect_failure("quantize " + model_ + out + " --scheme int8-static --calib " + dir_.file("nothing"), "does not exist");
   expect_failure("quantize " + model_ + out + " --scheme int4 --group-size 12", "group size");

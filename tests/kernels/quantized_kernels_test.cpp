@@ -11,8 +11,8 @@
 
 namespace fastwave::kernels {
 
-void PrintTo(WeightFormat format, std::ostream* os) {
-  *os << (format == WeightFormat::kBf16 ? "bf16" : format == WeightFormat::kInt8 ? "int8" : format == WeightFormat::kInt4 ? "int4" : "f32");
+void PrintTo(Layout format, std::ostream* os) {
+  *os << (format == Layout::kBf16 ? "bf16" : format == Layout::kInt8 ? "int8" : format == Layout::kInt4 ? "int4" : "f32");
 }
 
 namespace {
@@ -37,11 +37,11 @@ std::vector<uint16_t> to_bf16(const std::vector<float>& v) {
 }
 
 // Symmetric per-row int8 and per-group int4, as the quantizer will do it.
-Linear make(WeightFormat format, int rows, int cols, const Data& d, float input_scale, int group = 16) {
+Linear make(Layout format, int rows, int cols, const Data& d, float input_scale, int group = 16) {
   switch (format) {
-    case WeightFormat::kF32: return Linear::f32(rows, cols, d.w, d.bias);
-    case WeightFormat::kBf16: return Linear::bf16(rows, cols, to_bf16(d.w), d.bias);
-    case WeightFormat::kInt8: {
+    case Layout::kF32: return Linear::f32(rows, cols, d.w, d.bias);
+    case Layout::kBf16: return Linear::bf16(rows, cols, to_bf16(d.w), d.bias);
+    case Layout::kInt8: {
       std::vector<int8_t> q(d.w.size());
       std::vector<float> scale(rows);
       for (int r = 0; r < rows; ++r) {
@@ -52,7 +52,7 @@ Linear make(WeightFormat format, int rows, int cols, const Data& d, float input_
       }
       return Linear::int8(rows, cols, q, scale, d.bias, input_scale);
     }
-    case WeightFormat::kInt4: {
+    case Layout::kInt4: {
       const int groups = (cols + group - 1) / group;
       std::vector<int8_t> q(d.w.size());
       std::vector<float> scale(size_t(rows) * groups);
@@ -72,10 +72,10 @@ Linear make(WeightFormat format, int rows, int cols, const Data& d, float input_
   return {};
 }
 
-class QuantizedKernels : public ::testing::TestWithParam<WeightFormat> {};
+class QuantizedKernels : public ::testing::TestWithParam<Layout> {};
 
 TEST_P(QuantizedKernels, EveryIsaMatchesTheReference) {
-  const WeightFormat format = GetParam();
+  const Layout format = GetParam();
   std::mt19937 rng(17);
   for (int rows : {1, 5, 16, 17, 40, 100}) {
     for (int cols : {1, 3, 4, 7, 8, 13, 32, 64, 67, 130}) {
@@ -92,7 +92,7 @@ TEST_P(QuantizedKernels, EveryIsaMatchesTheReference) {
             for (int n = 0; n < count; ++n) {
               for (int r = 0; r < ldy; ++r) {
                 const float e = expected[n * ldy + r], a = actual[n * ldy + r];
-                if (r >= rows || format != WeightFormat::kBf16) {
+                if (r >= rows || format != Layout::kBf16) {
                   ASSERT_EQ(a, e) << table->name << " rows=" << rows << " cols=" << cols << " n=" << n << " r=" << r;
                 } else {
                   // bf16 products are exact in float; only the summation order differs.
@@ -108,7 +108,7 @@ TEST_P(QuantizedKernels, EveryIsaMatchesTheReference) {
 }
 
 TEST_P(QuantizedKernels, LeadingRowsAreTheFirstRowsOfTheFullProduct) {
-  const WeightFormat format = GetParam();
+  const Layout format = GetParam();
   std::mt19937 rng(9);
   const int rows = 53, cols = 40, count = 6;
   const Data d = random_data(rows, cols, count, cols, rng);
@@ -129,25 +129,25 @@ TEST_P(QuantizedKernels, LeadingRowsAreTheFirstRowsOfTheFullProduct) {
 }
 
 TEST_P(QuantizedKernels, StayCloseToTheFloatResult) {
-  const WeightFormat format = GetParam();
+  const Layout format = GetParam();
   std::mt19937 rng(5);
   const int rows = 64, cols = 256;
   const Data d = random_data(rows, cols, 1, cols, rng);
   std::vector<float> exact(rows), approx(rows);
-  make(WeightFormat::kF32, rows, cols, d, 0).apply(d.x.data(), cols, 1, exact.data(), rows, reference_kernels());
+  make(Layout::kF32, rows, cols, d, 0).apply(d.x.data(), cols, 1, exact.data(), rows, reference_kernels());
   make(format, rows, cols, d, 0).apply(d.x.data(), cols, 1, approx.data(), rows, active_kernels());
   double error = 0, energy = 0;
   for (int r = 0; r < rows; ++r) error += std::pow(approx[r] - exact[r], 2), energy += std::pow(exact[r], 2);
   // Relative RMS error: bf16 ~0.3%, int8 ~1%, int4 ~10% for uniform random data.
-  const double limit = format == WeightFormat::kBf16 ? 0.01 : format == WeightFormat::kInt8 ? 0.03 : 0.2;
+  const double limit = format == Layout::kBf16 ? 0.01 : format == Layout::kInt8 ? 0.03 : 0.2;
   EXPECT_LT(std::sqrt(error / energy), limit);
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, QuantizedKernels,
-                         ::testing::Values(WeightFormat::kBf16, WeightFormat::kInt8, WeightFormat::kInt4),
+                         ::testing::Values(Layout::kBf16, Layout::kInt8, Layout::kInt4),
                          [](const auto& info) {
-                           return info.param == WeightFormat::kBf16 ? "bf16"
-                                  : info.param == WeightFormat::kInt8 ? "int8"
+                           return info.param == Layout::kBf16 ? "bf16"
+                                  : info.param == Layout::kInt8 ? "int8"
                                                                       : "int4";
                          });
 

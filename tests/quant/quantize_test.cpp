@@ -163,7 +163,9 @@ TEST(Quantize, RejectsWhatItCannotDo) {
   EXPECT_THROW(quantize(model, o), Error);
   const Model q = quantize(model, QuantizeOptions{});
   EXPECT_THROW(quantize(q, QuantizeOptions{}), Error);
-  EXPECT_THROW(parse_scheme("int3"), Error);
+  EXPECT_THROW(parse_scheme("int9"), Error);
+  EXPECT_THROW(parse_scheme("int1"), Error);
+  EXPECT_THROW(parse_scheme("bf16-static"), Error);
   EXPECT_THROW(parse_calibration_method("vibes"), Error);
   // Filter and gate of one layer run as one matrix, so they must share a scheme.
   SchemeMap mixed = q.schemes();
