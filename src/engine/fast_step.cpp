@@ -2,11 +2,30 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "engine/generators.h"
 #include "fastwave/error.h"
 
 namespace fastwave {
+namespace {
+
+int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
+
+// The fused layer kernel takes int8 and int4 matrices only.
+std::optional<kernels::IntegerMatrixView> integer_view(const kernels::Linear& l) {
+  using kernels::WeightFormat;
+  if (l.format() != WeightFormat::kInt8 && l.format() != WeightFormat::kInt4) return std::nullopt;
+  kernels::IntegerMatrixView v{};
+  v.is_int4 = l.format() == WeightFormat::kInt4;
+  if (v.is_int4) v.int4 = l.int4_view();
+  else v.int8 = l.int8_view();
+  v.input_scale = l.input_scale();
+  v.padded_cols = l.padded_cols();
+  return v;
+}
+
+}  // namespace
 
 FastStream::FastStream(const Network& network, const Conditioning& conditioning)
     : conditioning_(conditioning), terms_(network.packed(), conditioning_) {
@@ -38,6 +57,28 @@ FastStepper::FastStepper(const Network& network, int capacity) : network_(networ
   skip_.resize(b * c.skip_channels);
   hidden_.resize(b * c.end_channels);
   logits_.resize(b * c.classes);
+
+  const PackedModel& model = network.packed();
+  if (!network.kernels().fused_layer) return;
+  int widest_codes = 0, widest_rs = 0;
+  for (const PackedLayer& layer : model.layers) {
+    const auto filter_gate = integer_view(layer.filter_gate), residual_skip = integer_view(layer.residual_skip);
+    if (!filter_gate || !residual_skip) {
+      fused_filter_gate_.clear();
+      fused_residual_skip_.clear();
+      return;
+    }
+    fused_filter_gate_.push_back(*filter_gate);
+    fused_residual_skip_.push_back(*residual_skip);
+    widest_codes = std::max({widest_codes, filter_gate->padded_cols, residual_skip->padded_cols});
+    widest_rs = std::max(widest_rs, layer.residual_skip.rows());
+  }
+  fused_taps_.resize(c.kernel_size);
+  fused_codes_.reset(static_cast<uint8_t*>(kernels::allocate_aligned(size_t(round_up(widest_codes, 64)))));
+  fused_columns_ = kernels::allocate_floats(size_t(round_up(c.kernel_size * c.residual_channels, 16)));
+  fused_pre_ = kernels::allocate_floats(size_t(round_up(model.pre_width(), 16)));
+  fused_z_ = kernels::allocate_floats(size_t(round_up(c.dilation_channels, 16)));
+  fused_rs_ = kernels::allocate_floats(size_t(round_up(widest_rs, 16)));
 }
 
 std::span<const float> FastStepper::logits(int b) const {
@@ -53,9 +94,7 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
   if (batch < 1 || batch > capacity_ || ids.size() != streams.size()) {
     throw Error("step: " + std::to_string(batch) + " streams for a stepper of " + std::to_string(capacity_));
   }
-  const int res = c.residual_channels, dil = c.dilation_channels, k = c.kernel_size;
-  const int layers = c.num_layers(), pre_width = model.pre_width();
-  const int rs_width = res + c.skip_channels, kres = k * res;
+  const int res = c.residual_channels;
 
   for (int b = 0; b < batch; ++b) {
     FastStream& s = *streams[b];
@@ -64,9 +103,96 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
       s.cond_frame_ = s.terms_.frame_of(s.position_);
       s.terms_.compute(s.cond_frame_, s.cond_frame_ + 1, s.cond_.data());
     }
-    std::memcpy(&x_[size_t(b) * res], &model.embedding[size_t(ids[b]) * res], res * sizeof(float));
   }
 
+  if (!fused_filter_gate_.empty()) {
+    fused_layers(streams, ids);
+  } else {
+    for (int b = 0; b < batch; ++b) {
+      std::memcpy(&x_[size_t(b) * res], &model.embedding[size_t(ids[b]) * res], res * sizeof(float));
+    }
+    generic_layers(streams);
+  }
+
+  const size_t skips = size_t(batch) * c.skip_channels, hidden = size_t(batch) * c.end_channels;
+  for (size_t i = 0; i < skips; ++i) skip_[i] = std::max(skip_[i], 0.0f);
+  model.end1.apply(skip_.data(), c.skip_channels, batch, hidden_.data(), c.end_channels, kernels);
+  for (size_t i = 0; i < hidden; ++i) hidden_[i] = std::max(hidden_[i], 0.0f);
+  model.end2.apply(hidden_.data(), c.end_channels, batch, logits_.data(), c.classes, kernels);
+  for (int b = 0; b < batch; ++b) ++streams[b]->position_;
+}
+
+}  // namespace fastwave
+
+namespace fastwave {
+
+void FastStepper::fused_layers(std::span<FastStream* const> streams, std::span<const int> ids) {
+  const PackedModel& model = network_.packed();
+  const ModelConfig& c = model.config;
+  const int res = c.residual_channels, k = c.kernel_size, layers = c.num_layers(), pre_width = model.pre_width();
+  const int batch = int(streams.size());
+  kernels::FusedLayerArgs args{};
+  const float** taps = fused_taps_.data();
+  args.taps = taps;
+  args.kernel_size = k;
+  args.residual_channels = res;
+  args.dilation_channels = c.dilation_channels;
+  args.skip_channels = c.skip_channels;
+  args.codes = fused_codes_.get();
+  args.columns = fused_columns_.get();
+  args.pre = fused_pre_.get();
+  args.z = fused_z_.get();
+  args.rs = fused_rs_.get();
+  // The residual stream lives in the rings: the embedding goes straight into the first
+  // layer's ring, and each layer writes its output into the next layer's ring.
+  auto slot = [res](FastStream& s, int layer, int offset) {
+    std::vector<float>& ring = s.rings_[layer];
+    const int slots = int(ring.size()) / res;
+    int at = s.heads_[layer] - offset;
+    if (at < 0) at += slots;
+    return ring.data() + size_t(at) * res;
+  };
+  for (int b = 0; b < batch; ++b) {
+    FastStream& s = *streams[b];
+    std::memcpy(slot(s, 0, 0), &model.embedding[size_t(ids[b]) * res], res * sizeof(float));
+    // The slots a step reads and writes were last touched about `dilation` steps ago, so
+    // for the long dilations they have left L1 and L2 (the rings and the weights together
+    // exceed L2); fetching them all now takes those misses off the chain of layers.
+    for (int n = 0; n < layers; ++n) {
+      for (int line = 0; line < res; line += 16) {
+        for (int j = 0; j + 1 < k; ++j) __builtin_prefetch(slot(s, n, (k - 1 - j) * model.layers[n].dilation) + line, 0);
+        __builtin_prefetch(slot(s, n, 0) + line, 1);
+      }
+    }
+  }
+  std::fill(skip_.begin(), skip_.begin() + size_t(batch) * c.skip_channels, 0.0f);
+  // Layer by layer, stream by stream: a layer's weights stay in L1 for all the streams.
+  for (int n = 0; n < layers; ++n) {
+    const PackedLayer& layer = model.layers[n];
+    args.filter_gate = fused_filter_gate_[n];
+    args.residual_skip = fused_residual_skip_[n];
+    args.skip_offset = layer.skip_offset;
+    for (int b = 0; b < batch; ++b) {
+      FastStream& s = *streams[b];
+      for (int j = 0; j < k; ++j) taps[j] = slot(s, n, (k - 1 - j) * layer.dilation);
+      const int slots = int(s.rings_[n].size()) / res;
+      s.heads_[n] = s.heads_[n] + 1 == slots ? 0 : s.heads_[n] + 1;
+      args.conditioning = s.terms_.active() ? &s.cond_[size_t(n) * pre_width] : nullptr;
+      args.residual = n + 1 < layers ? slot(s, n + 1, 0) : nullptr;  // the last layer has no residual rows
+      args.skip = &skip_[size_t(b) * c.skip_channels];
+      network_.kernels().fused_layer(args);
+    }
+  }
+}
+
+void FastStepper::generic_layers(std::span<FastStream* const> streams) {
+  const PackedModel& model = network_.packed();
+  const kernels::KernelTable& kernels = network_.kernels();
+  const ModelConfig& c = model.config;
+  const int batch = int(streams.size());
+  const int res = c.residual_channels, dil = c.dilation_channels, k = c.kernel_size;
+  const int layers = c.num_layers(), pre_width = model.pre_width();
+  const int rs_width = res + c.skip_channels, kres = k * res;
   for (int n = 0; n < layers; ++n) {
     const PackedLayer& layer = model.layers[n];
     for (int b = 0; b < batch; ++b) {
@@ -120,12 +246,6 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
     }
   }
 
-  const size_t skips = size_t(batch) * c.skip_channels, hidden = size_t(batch) * c.end_channels;
-  for (size_t i = 0; i < skips; ++i) skip_[i] = std::max(skip_[i], 0.0f);
-  model.end1.apply(skip_.data(), c.skip_channels, batch, hidden_.data(), c.end_channels, kernels);
-  for (size_t i = 0; i < hidden; ++i) hidden_[i] = std::max(hidden_[i], 0.0f);
-  model.end2.apply(hidden_.data(), c.end_channels, batch, logits_.data(), c.classes, kernels);
-  for (int b = 0; b < batch; ++b) ++streams[b]->position_;
 }
 
 }  // namespace fastwave

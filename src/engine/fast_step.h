@@ -10,6 +10,7 @@
 
 #include "engine/packed_model.h"
 #include "fastwave/network.h"
+#include "kernels/kernels.h"
 
 namespace fastwave {
 
@@ -48,10 +49,22 @@ class FastStepper {
   std::span<const float> logits(int b) const;
 
  private:
+  // Every layer, one stream at a time, through the kernel table's fused layer kernel.
+  void fused_layers(std::span<FastStream* const> streams, std::span<const int> ids);
+  // Every layer as GEMMs over the streams, through Linear: any weight format.
+  void generic_layers(std::span<FastStream* const> streams);
+
   const Network& network_;
   int capacity_;
   // [capacity][width] each.
   std::vector<float> x_, columns_, pre_, z_, residual_skip_, skip_, hidden_, logits_;
+  // Per layer, the two matrices as the fused kernel takes them; empty when some layer is
+  // not in integer formats (then every step takes the generic path).
+  std::vector<kernels::IntegerMatrixView> fused_filter_gate_, fused_residual_skip_;
+  // The fused kernel's tap pointers and 64-byte aligned scratch.
+  std::vector<const float*> fused_taps_;
+  kernels::AlignedArray<uint8_t> fused_codes_;
+  kernels::AlignedFloats fused_columns_, fused_pre_, fused_z_, fused_rs_;
 };
 
 }  // namespace fastwave

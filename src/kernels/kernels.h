@@ -90,6 +90,45 @@ struct Int4View {
   int rows, cols, group_size, groups, panels;  // octets = groups * group_size / 8
 };
 
+// A matrix in an integer format, as the fused layer kernel sees it: int8 or int4 weights
+// and the activation scale of its input (> 0 static, else dynamic per input vector).
+struct IntegerMatrixView {
+  bool is_int4;
+  Int8View int8;  // used when !is_int4
+  Int4View int4;  // used when is_int4
+  float input_scale;
+  int padded_cols;  // the width of its u8 activation codes
+};
+
+// One WaveNet layer of the fast step for one stream, both matrices in integer formats.
+// It computes, each step exactly as the separate kernels of the same table compute it:
+//   columns[c*kernel_size + j] = taps[j][c]          (the im2col order; c < residual_channels)
+//   pre = filter_gate(quantize_u8(columns)), pre[i] += conditioning[i] when given
+//   z = gated_activation(pre)
+//   rs = residual_skip(quantize_u8(z))
+//   residual[i] = taps[kernel_size-1][i] + rs[i] for i < residual_channels, unless residual
+//     is null (the last layer); residual may be the last tap itself, or the next layer's ring
+//   skip[i] += rs[skip_offset + i] for i < skip_channels
+// so it matches the unfused step bit for bit, and every ISA matches the reference.
+struct FusedLayerArgs {
+  const float* const* taps;  // kernel_size pointers to residual_channels floats each
+  int kernel_size, residual_channels, dilation_channels;
+  IntegerMatrixView filter_gate;    // [2*dilation, kernel_size*residual]
+  IntegerMatrixView residual_skip;  // [residual + skip or skip only, dilation]
+  const float* conditioning;        // 2*dilation terms, or null
+  float* residual;
+  float* skip;
+  int skip_offset, skip_channels;
+  // Scratch, 64-byte aligned: `codes` holds max(padded_cols) rounded up to 64 bytes;
+  // `columns` kernel_size*residual, `pre` the filter_gate rows, `z` the dilation channels
+  // and `rs` the residual_skip rows, each rounded up to 16 floats (whole vectors).
+  uint8_t* codes;
+  float* columns;
+  float* pre;
+  float* z;
+  float* rs;
+};
+
 struct KernelTable {
   const char* name;  // "ref", "avx2", "avx512"
   // y[n*ldy + r] = sum_c W[r][c] * x[n*ldx + c] + bias[r], for n < count, r < rows.
@@ -122,6 +161,10 @@ struct KernelTable {
   // y[i] += x[i]: the residual and skip sums of every layer (element-wise, so exact alike
   // on every ISA).
   void (*accumulate)(const float* x, int n, float* y);
+
+  // One layer for one stream, fused (see FusedLayerArgs): no dispatch, no scratch
+  // allocation and no round trips through memory between the steps.
+  void (*fused_layer)(const FusedLayerArgs& args);
 };
 
 const KernelTable& reference_kernels();
