@@ -59,26 +59,45 @@ FastStepper::FastStepper(const Network& network, int capacity) : network_(networ
   logits_.resize(b * c.classes);
 
   const PackedModel& model = network.packed();
-  if (!network.kernels().fused_layer) return;
+  if (!network.kernels().fused_layers) return;
+  // The fused kernel when every layer is in integer formats, else the generic path.
+  std::vector<kernels::IntegerMatrixView> filter_gates, residual_skips;
   int widest_codes = 0, widest_rs = 0;
   for (const PackedLayer& layer : model.layers) {
     const auto filter_gate = integer_view(layer.filter_gate), residual_skip = integer_view(layer.residual_skip);
-    if (!filter_gate || !residual_skip) {
-      fused_filter_gate_.clear();
-      fused_residual_skip_.clear();
-      return;
-    }
-    fused_filter_gate_.push_back(*filter_gate);
-    fused_residual_skip_.push_back(*residual_skip);
+    if (!filter_gate || !residual_skip) return;
+    filter_gates.push_back(*filter_gate);
+    residual_skips.push_back(*residual_skip);
     widest_codes = std::max({widest_codes, filter_gate->padded_cols, residual_skip->padded_cols});
     widest_rs = std::max(widest_rs, layer.residual_skip.rows());
   }
-  fused_taps_.resize(c.kernel_size);
-  fused_codes_.reset(static_cast<uint8_t*>(kernels::allocate_aligned(size_t(round_up(widest_codes, 64)))));
+  // Everything but the per-step pointers is the same at every step.
+  const int codes_width = round_up(widest_codes, 64), rs_width = round_up(widest_rs, 16);
+  fused_codes_.reset(static_cast<uint8_t*>(kernels::allocate_aligned(3 * size_t(codes_width))));
+  fused_rs_ = kernels::allocate_floats(2 * size_t(rs_width));
   fused_columns_ = kernels::allocate_floats(size_t(round_up(c.kernel_size * c.residual_channels, 16)));
   fused_pre_ = kernels::allocate_floats(size_t(round_up(model.pre_width(), 16)));
   fused_z_ = kernels::allocate_floats(size_t(round_up(c.dilation_channels, 16)));
-  fused_rs_ = kernels::allocate_floats(size_t(round_up(widest_rs, 16)));
+  fused_taps_.resize(size_t(c.num_layers()) * c.kernel_size);
+  fused_args_.resize(c.num_layers());
+  for (int n = 0; n < c.num_layers(); ++n) {
+    kernels::FusedLayerArgs& a = fused_args_[n];
+    a.taps = &fused_taps_[size_t(n) * c.kernel_size];
+    a.kernel_size = c.kernel_size;
+    a.residual_channels = c.residual_channels;
+    a.dilation_channels = c.dilation_channels;
+    a.filter_gate = filter_gates[n];
+    a.residual_skip = residual_skips[n];
+    a.skip_offset = model.layers[n].skip_offset;
+    a.skip_channels = c.skip_channels;
+    a.codes = fused_codes_.get();
+    a.rs = fused_rs_.get();
+    a.codes_width = codes_width;
+    a.rs_width = rs_width;
+    a.columns = fused_columns_.get();
+    a.pre = fused_pre_.get();
+    a.z = fused_z_.get();
+  }
 }
 
 std::span<const float> FastStepper::logits(int b) const {
@@ -105,7 +124,7 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
     }
   }
 
-  if (!fused_filter_gate_.empty()) {
+  if (!fused_args_.empty()) {
     fused_layers(streams, ids);
   } else {
     for (int b = 0; b < batch; ++b) {
@@ -131,57 +150,38 @@ void FastStepper::fused_layers(std::span<FastStream* const> streams, std::span<c
   const ModelConfig& c = model.config;
   const int res = c.residual_channels, k = c.kernel_size, layers = c.num_layers(), pre_width = model.pre_width();
   const int batch = int(streams.size());
-  kernels::FusedLayerArgs args{};
-  const float** taps = fused_taps_.data();
-  args.taps = taps;
-  args.kernel_size = k;
-  args.residual_channels = res;
-  args.dilation_channels = c.dilation_channels;
-  args.skip_channels = c.skip_channels;
-  args.codes = fused_codes_.get();
-  args.columns = fused_columns_.get();
-  args.pre = fused_pre_.get();
-  args.z = fused_z_.get();
-  args.rs = fused_rs_.get();
   // The residual stream lives in the rings: the embedding goes straight into the first
-  // layer's ring, and each layer writes its output into the next layer's ring.
-  auto slot = [res](FastStream& s, int layer, int offset) {
-    std::vector<float>& ring = s.rings_[layer];
-    const int slots = int(ring.size()) / res;
-    int at = s.heads_[layer] - offset;
+  // layer's ring, and each layer writes its output into the next layer's ring. A ring has
+  // (k-1)*dilation+1 slots; `back` slots before the head.
+  auto slot = [&](FastStream& s, int layer, int back) {
+    const int slots = (k - 1) * model.layers[layer].dilation + 1;
+    int at = s.heads_[layer] - back;
     if (at < 0) at += slots;
-    return ring.data() + size_t(at) * res;
+    return s.rings_[layer].data() + size_t(at) * res;
+  };
+  // Points every layer's arguments at stream b's state and moves its ring heads on.
+  auto prepare = [&](int b) {
+    FastStream& s = *streams[b];
+    for (int n = 0; n < layers; ++n) {
+      kernels::FusedLayerArgs& a = fused_args_[n];
+      const int dilation = model.layers[n].dilation;
+      for (int j = 0; j < k; ++j) fused_taps_[size_t(n) * k + j] = slot(s, n, (k - 1 - j) * dilation);
+      a.conditioning = s.terms_.active() ? &s.cond_[size_t(n) * pre_width] : nullptr;
+      a.residual = n + 1 < layers ? slot(s, n + 1, 0) : nullptr;  // the last layer has no residual rows
+      a.skip = &skip_[size_t(b) * c.skip_channels];
+    }
+    for (int n = 0; n < layers; ++n) {
+      const int slots = (k - 1) * model.layers[n].dilation + 1;
+      s.heads_[n] = s.heads_[n] + 1 == slots ? 0 : s.heads_[n] + 1;
+    }
   };
   for (int b = 0; b < batch; ++b) {
-    FastStream& s = *streams[b];
-    std::memcpy(slot(s, 0, 0), &model.embedding[size_t(ids[b]) * res], res * sizeof(float));
-    // The slots a step reads and writes were last touched about `dilation` steps ago, so
-    // for the long dilations they have left L1 and L2 (the rings and the weights together
-    // exceed L2); fetching them all now takes those misses off the chain of layers.
-    for (int n = 0; n < layers; ++n) {
-      for (int line = 0; line < res; line += 16) {
-        for (int j = 0; j + 1 < k; ++j) __builtin_prefetch(slot(s, n, (k - 1 - j) * model.layers[n].dilation) + line, 0);
-        __builtin_prefetch(slot(s, n, 0) + line, 1);
-      }
-    }
+    std::memcpy(slot(*streams[b], 0, 0), &model.embedding[size_t(ids[b]) * res], res * sizeof(float));
   }
   std::fill(skip_.begin(), skip_.begin() + size_t(batch) * c.skip_channels, 0.0f);
-  // Layer by layer, stream by stream: a layer's weights stay in L1 for all the streams.
-  for (int n = 0; n < layers; ++n) {
-    const PackedLayer& layer = model.layers[n];
-    args.filter_gate = fused_filter_gate_[n];
-    args.residual_skip = fused_residual_skip_[n];
-    args.skip_offset = layer.skip_offset;
-    for (int b = 0; b < batch; ++b) {
-      FastStream& s = *streams[b];
-      for (int j = 0; j < k; ++j) taps[j] = slot(s, n, (k - 1 - j) * layer.dilation);
-      const int slots = int(s.rings_[n].size()) / res;
-      s.heads_[n] = s.heads_[n] + 1 == slots ? 0 : s.heads_[n] + 1;
-      args.conditioning = s.terms_.active() ? &s.cond_[size_t(n) * pre_width] : nullptr;
-      args.residual = n + 1 < layers ? slot(s, n + 1, 0) : nullptr;  // the last layer has no residual rows
-      args.skip = &skip_[size_t(b) * c.skip_channels];
-      network_.kernels().fused_layer(args);
-    }
+  for (int b = 0; b < batch; ++b) {
+    prepare(b);
+    network_.kernels().fused_layers(fused_args_.data(), layers);
   }
 }
 

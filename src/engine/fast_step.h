@@ -58,13 +58,13 @@ class FastStepper {
   int capacity_;
   // [capacity][width] each.
   std::vector<float> x_, columns_, pre_, z_, residual_skip_, skip_, hidden_, logits_;
-  // Per layer, the two matrices as the fused kernel takes them; empty when some layer is
-  // not in integer formats (then every step takes the generic path).
-  std::vector<kernels::IntegerMatrixView> fused_filter_gate_, fused_residual_skip_;
-  // The fused kernel's tap pointers and 64-byte aligned scratch.
+  // The fused kernel's arguments for every layer (pointed at one stream at a time; empty
+  // when some layer is not in integer formats), its tap pointers and its 64-byte aligned
+  // scratch.
+  std::vector<kernels::FusedLayerArgs> fused_args_;
   std::vector<const float*> fused_taps_;
   kernels::AlignedArray<uint8_t> fused_codes_;
-  kernels::AlignedFloats fused_columns_, fused_pre_, fused_z_, fused_rs_;
+  kernels::AlignedFloats fused_rs_, fused_columns_, fused_pre_, fused_z_;
 };
 
 }  // namespace fastwave

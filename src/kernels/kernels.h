@@ -119,14 +119,17 @@ struct FusedLayerArgs {
   float* residual;
   float* skip;
   int skip_offset, skip_channels;
-  // Scratch, 64-byte aligned: `codes` holds max(padded_cols) rounded up to 64 bytes;
-  // `columns` kernel_size*residual, `pre` the filter_gate rows, `z` the dilation channels
-  // and `rs` the residual_skip rows, each rounded up to 16 floats (whole vectors).
+  // Scratch, 64-byte aligned, the same for every layer of a call: `codes` is 3 regions of
+  // codes_width bytes (a multiple of 64, >= every padded_cols), `rs` 2 regions of rs_width
+  // floats (a multiple of 16, >= every residual_skip's rows); `columns` holds
+  // kernel_size*residual floats, `pre` 2*dilation and `z` dilation, rounded up to 16.
+  // Whole vectors are written up to those rounded sizes.
   uint8_t* codes;
+  float* rs;
+  int codes_width, rs_width;
   float* columns;
   float* pre;
   float* z;
-  float* rs;
 };
 
 struct KernelTable {
@@ -162,9 +165,10 @@ struct KernelTable {
   // on every ISA).
   void (*accumulate)(const float* x, int n, float* y);
 
-  // One layer for one stream, fused (see FusedLayerArgs): no dispatch, no scratch
-  // allocation and no round trips through memory between the steps.
-  void (*fused_layer)(const FusedLayerArgs& args);
+  // Layers [0, count) of one stream in order, each fused (see FusedLayerArgs): no dispatch,
+  // no scratch to find, and an implementation may overlap a layer's skip rows with the next
+  // layer (the skip sums still happen in layer order, so the result is the same bits).
+  void (*fused_layers)(const FusedLayerArgs* layers, int count);
 };
 
 const KernelTable& reference_kernels();

@@ -308,12 +308,16 @@ void fused_layer_avx2(const FusedLayerArgs& a) {
   accumulate_avx2(a.rs + a.skip_offset, a.skip_channels, a.skip);
 }
 
+void fused_layers_avx2(const FusedLayerArgs* layers, int count) {
+  for (int n = 0; n < count; ++n) fused_layer_avx2(layers[n]);
+}
+
 }  // namespace
 
 const KernelTable* avx2_kernels() {
   static const KernelTable table{"avx2",           gemm_f32_avx2,    gated_activation_avx2, scaled_exp_avx2, convert_bf16_avx2,
                                  gemm_bf16_avx2,   quantize_u8_avx2, gemm_int8_avx2,        gemm_int4_avx2,
-                                 accumulate_avx2,  fused_layer_avx2};
+                                 accumulate_avx2,  fused_layers_avx2};
   return cpu_features().avx2_fma ? &table : nullptr;
 }
 

@@ -172,12 +172,16 @@ void fused_layer_ref(const FusedLayerArgs& a) {
   accumulate_ref(a.rs + a.skip_offset, a.skip_channels, a.skip);
 }
 
+void fused_layers_ref(const FusedLayerArgs* layers, int count) {
+  for (int n = 0; n < count; ++n) fused_layer_ref(layers[n]);
+}
+
 }  // namespace
 
 const KernelTable& reference_kernels() {
   static const KernelTable table{"ref",          gemm_f32_ref,  gated_activation_ref, scaled_exp_ref, convert_bf16_ref,
                                  gemm_bf16_ref,  quantize_u8_ref, gemm_int8_ref,      gemm_int4_ref,
-                                 accumulate_ref, fused_layer_ref};
+                                 accumulate_ref, fused_layers_ref};
   return table;
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <random>
 #include <string>
 
@@ -83,60 +84,92 @@ struct Layer {
   }
 };
 
-// The fused kernel of `k` on a copy of the layer's state; returns the residual output then
-// skip. `in_place`: the residual output overwrites the last tap.
-std::vector<float> run_fused(const KernelTable& k, const Layer& l, bool in_place = false) {
+// Scratch for any of `layers`, as the step allocates it.
+struct Scratch {
+  int codes_width = 0, rs_width = 0;
+  AlignedArray<uint8_t> codes;
+  AlignedFloats rs, columns, pre, z;
+
+  explicit Scratch(const std::vector<const Layer*>& layers) {
+    int k_res = 0, dil = 0;
+    for (const Layer* l : layers) {
+      codes_width = std::max({codes_width, l->filter_gate.padded_cols(), l->residual_skip.padded_cols()});
+      rs_width = std::max(rs_width, l->residual_skip.rows());
+      k_res = std::max(k_res, l->shape.kernel_size * l->shape.residual);
+      dil = std::max(dil, l->shape.dilation);
+    }
+    codes_width = round_up(codes_width, 64);
+    rs_width = round_up(rs_width, 16);
+    codes.reset(static_cast<uint8_t*>(allocate_aligned(3 * size_t(codes_width))));
+    rs = floats(2 * size_t(rs_width));
+    columns = floats(round_up(k_res, 16));
+    pre = floats(round_up(2 * dil, 16));
+    z = floats(round_up(dil, 16));
+  }
+  static AlignedFloats floats(size_t n) { return allocate_floats(n); }
+};
+
+FusedLayerArgs args_for(const Layer& l, Scratch& scratch, const float* const* taps, float* residual, float* skip) {
   const Shape& s = l.shape;
-  auto bytes = [](size_t floats) { return AlignedFloats(static_cast<float*>(allocate_aligned(floats * sizeof(float)))); };
-  AlignedArray<uint8_t> codes(static_cast<uint8_t*>(
-      allocate_aligned(round_up(std::max(l.filter_gate.padded_cols(), l.residual_skip.padded_cols()), 64))));
-  AlignedFloats columns = bytes(round_up(s.kernel_size * s.residual, 16)), pre = bytes(round_up(2 * s.dilation, 16)),
-                z = bytes(round_up(s.dilation, 16)), rs = bytes(round_up(l.residual_skip.rows(), 16));
-  std::vector<std::vector<float>> tap_copies = l.taps;
-  std::vector<const float*> taps;
-  for (const auto& t : tap_copies) taps.push_back(t.data());
-  std::vector<float> residual(s.residual, 1e30f), skip = l.skip;  // residual: all overwritten
-  if (in_place) std::swap(residual, tap_copies.back());
   FusedLayerArgs a{};
-  a.taps = taps.data();
+  a.taps = taps;
   a.kernel_size = s.kernel_size;
   a.residual_channels = s.residual;
   a.dilation_channels = s.dilation;
   a.filter_gate = view_of(l.filter_gate);
   a.residual_skip = view_of(l.residual_skip);
   a.conditioning = s.conditioning ? l.conditioning.data() : nullptr;
-  a.residual = s.last ? nullptr : residual.data();
-  if (in_place && !s.last) a.residual = tap_copies.back().data();
-  a.skip = skip.data();
+  a.residual = s.last ? nullptr : residual;
+  a.skip = skip;
   a.skip_offset = l.skip_offset;
   a.skip_channels = s.skip;
-  a.codes = codes.get();
-  a.columns = columns.get();
-  a.pre = pre.get();
-  a.z = z.get();
-  a.rs = rs.get();
-  k.fused_layer(a);
-  if (in_place) residual = tap_copies.back();
-  if (s.last) residual.assign(s.residual, 1e30f);
+  a.codes = scratch.codes.get();
+  a.rs = scratch.rs.get();
+  a.codes_width = scratch.codes_width;
+  a.rs_width = scratch.rs_width;
+  a.columns = scratch.columns.get();
+  a.pre = scratch.pre.get();
+  a.z = scratch.z.get();
+  return a;
+}
+
+// The fused kernel of `k` on a copy of the layer's state; returns the residual output then
+// skip. `in_place`: the residual output overwrites the last tap.
+std::vector<float> run_fused(const KernelTable& k, const Layer& l, bool in_place = false) {
+  const Shape& s = l.shape;
+  Scratch scratch({&l});
+  std::vector<std::vector<float>> tap_copies = l.taps;
+  std::vector<const float*> taps;
+  for (const auto& t : tap_copies) taps.push_back(t.data());
+  std::vector<float> residual(s.residual, 1e30f), skip = l.skip;  // residual: all overwritten
+  const FusedLayerArgs a =
+      args_for(l, scratch, taps.data(), in_place ? tap_copies.back().data() : residual.data(), skip.data());
+  k.fused_layers(&a, 1);
+  if (in_place && !s.last) residual = tap_copies.back();
   residual.insert(residual.end(), skip.begin(), skip.end());
   return residual;
 }
 
-// The same layer the way the unfused step computes it, with the same table.
-std::vector<float> run_unfused(const KernelTable& k, const Layer& l) {
+// The same layer the way the unfused step computes it, with the same table; the last tap
+// and the skip sum so far may be given instead of the layer's own.
+std::vector<float> run_unfused(const KernelTable& k, const Layer& l, const std::vector<float>* last_tap = nullptr,
+                               const std::vector<float>* skip_so_far = nullptr) {
   const Shape& s = l.shape;
+  const std::vector<float>& now = last_tap ? *last_tap : l.taps.back();
   std::vector<float> columns(size_t(s.kernel_size) * s.residual);
   for (int c = 0; c < s.residual; ++c) {
-    for (int j = 0; j < s.kernel_size; ++j) columns[size_t(c) * s.kernel_size + j] = l.taps[j][c];
+    for (int j = 0; j < s.kernel_size; ++j) {
+      columns[size_t(c) * s.kernel_size + j] = j + 1 == s.kernel_size ? now[c] : l.taps[j][c];
+    }
   }
   std::vector<float> pre(2 * s.dilation), z(s.dilation), rs(l.residual_skip.rows());
   l.filter_gate.apply(columns.data(), int(columns.size()), 1, pre.data(), int(pre.size()), k);
   if (s.conditioning) k.accumulate(l.conditioning.data(), 2 * s.dilation, pre.data());
   k.gated_activation(pre.data(), s.dilation, z.data());
   l.residual_skip.apply(z.data(), s.dilation, 1, rs.data(), int(rs.size()), k);
-  std::vector<float> residual = l.taps.back(), skip = l.skip;
+  std::vector<float> residual = now, skip = skip_so_far ? *skip_so_far : l.skip;
   if (!s.last) k.accumulate(rs.data(), s.residual, residual.data());
-  else residual.assign(s.residual, 1e30f);
+  else residual.assign(s.residual, 1e30f);  // untouched, as in run_fused
   k.accumulate(rs.data() + l.skip_offset, s.skip, skip.data());
   residual.insert(residual.end(), skip.begin(), skip.end());
   return residual;
@@ -206,6 +239,52 @@ TEST(FusedLayer, ResidualOutputMayBeTheLastTap) {
     for (int kernel_size : {2, 3}) {
       const Layer layer({17, 31, 7, kernel_size, true, false, false, true, false}, rng);
       EXPECT_EQ(run_fused(*k, layer, true), run_fused(reference_kernels(), layer)) << k->name;
+    }
+  }
+}
+
+// A stack of layers in one call, each layer's residual output the next one's last tap, as
+// the step runs them: an implementation may interleave layers (the AVX-512 one leaves each
+// layer's skip rows to the next), and must still match layer-by-layer references.
+TEST(FusedLayer, StacksOfLayersMatchLayerByLayer) {
+  std::mt19937 rng(41);
+  for (const auto& [res, dil, skip, k] : {std::array{32, 32, 256, 2}, {17, 31, 7, 2}, {5, 3, 17, 3}, {33, 15, 40, 2}}) {
+    std::vector<Layer> layers;
+    const int count = 6;
+    for (int n = 0; n < count; ++n) {
+      const bool int4 = n % 3 == 1;
+      layers.emplace_back(Shape{res, dil, skip, k, n % 2 == 0, n + 1 == count, int4, n % 3 != 0, n == 4}, rng);
+    }
+    std::vector<const Layer*> pointers;
+    for (const Layer& l : layers) pointers.push_back(&l);
+    const std::vector<float> first_skip = layers[0].skip;
+
+    // Layer by layer through the unfused kernels of the reference.
+    std::vector<float> x = layers[0].taps.back(), expected_skip = first_skip;
+    std::vector<std::vector<float>> expected_residuals;
+    for (int n = 0; n < count; ++n) {
+      const std::vector<float> out = run_unfused(reference_kernels(), layers[n], &x, &expected_skip);
+      x.assign(out.begin(), out.begin() + res);
+      expected_skip.assign(out.begin() + res, out.end());
+      expected_residuals.push_back(x);
+    }
+
+    for (const auto* table : available_kernels()) {
+      Scratch scratch(pointers);
+      std::vector<std::vector<float>> residuals(count, std::vector<float>(res, 1e30f));
+      std::vector<std::vector<const float*>> taps(count);
+      std::vector<float> skip_sum = first_skip;
+      std::vector<FusedLayerArgs> args;
+      for (int n = 0; n < count; ++n) {
+        for (int j = 0; j + 1 < k; ++j) taps[n].push_back(layers[n].taps[j].data());
+        taps[n].push_back(n == 0 ? layers[0].taps.back().data() : residuals[n - 1].data());
+        args.push_back(args_for(layers[n], scratch, taps[n].data(), residuals[n].data(), skip_sum.data()));
+      }
+      table->fused_layers(args.data(), count);
+      for (int n = 0; n + 1 < count; ++n) {
+        EXPECT_EQ(residuals[n], expected_residuals[n]) << table->name << " res " << res << " layer " << n;
+      }
+      EXPECT_EQ(skip_sum, expected_skip) << table->name << " res " << res;
     }
   }
 }
