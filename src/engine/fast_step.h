@@ -49,7 +49,7 @@ class FastStepper {
   std::span<const float> logits(int b) const;
 
  private:
-  // Every layer, one stream at a time, through the kernel table's fused layer kernel.
+  // Every layer through the kernel table's fused layer kernel, one stream at a time.
   void fused_layers(std::span<FastStream* const> streams, std::span<const int> ids);
   // Every layer as GEMMs over the streams, through Linear: any weight format.
   void generic_layers(std::span<FastStream* const> streams);
