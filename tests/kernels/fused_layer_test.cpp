@@ -42,9 +42,9 @@ Linear random_integer_linear(bool int4, int rows, int cols, float input_scale, s
   return Linear::int8(rows, cols, w, scales, bias, input_scale);
 }
 
-IntegerMatrixView view_of(const Linear& l) {
+IntegerMatrixView view_of(const Linear& l, bool int4) {
   IntegerMatrixView v{};
-  v.is_int4 = l.format() == WeightFormat::kInt4;
+  v.is_int4 = int4;
   if (v.is_int4) v.int4 = l.int4_view();
   else v.int8 = l.int8_view();
   v.input_scale = l.input_scale();
@@ -116,8 +116,8 @@ FusedLayerArgs args_for(const Layer& l, Scratch& scratch, const float* const* ta
   a.kernel_size = s.kernel_size;
   a.residual_channels = s.residual;
   a.dilation_channels = s.dilation;
-  a.filter_gate = view_of(l.filter_gate);
-  a.residual_skip = view_of(l.residual_skip);
+  a.filter_gate = view_of(l.filter_gate, s.filter_gate_int4);
+  a.residual_skip = view_of(l.residual_skip, s.residual_skip_int4);
   a.conditioning = s.conditioning ? l.conditioning.data() : nullptr;
   a.residual = s.last ? nullptr : residual;
   a.skip = skip;
