@@ -72,9 +72,9 @@ FastStepper::FastStepper(const Network& network, int capacity) : network_(networ
     widest_rs = std::max(widest_rs, layer.residual_skip.rows());
   }
   // Everything but the per-step pointers is the same at every step.
-  const int codes_width = round_up(widest_codes, 64), rs_width = round_up(widest_rs, 16);
-  fused_codes_.reset(static_cast<uint8_t*>(kernels::allocate_aligned(3 * size_t(codes_width))));
-  fused_rs_ = kernels::allocate_floats(2 * size_t(rs_width));
+  const int codes_width = round_up(widest_codes, 64);
+  fused_codes_.reset(static_cast<uint8_t*>(kernels::allocate_aligned(2 * size_t(codes_width))));
+  fused_rs_ = kernels::allocate_floats(size_t(round_up(widest_rs, 16)));
   fused_columns_ = kernels::allocate_floats(size_t(round_up(c.kernel_size * c.residual_channels, 16)));
   fused_pre_ = kernels::allocate_floats(size_t(round_up(model.pre_width(), 16)));
   fused_z_ = kernels::allocate_floats(size_t(round_up(c.dilation_channels, 16)));
@@ -93,7 +93,6 @@ FastStepper::FastStepper(const Network& network, int capacity) : network_(networ
     a.codes = fused_codes_.get();
     a.rs = fused_rs_.get();
     a.codes_width = codes_width;
-    a.rs_width = rs_width;
     a.columns = fused_columns_.get();
     a.pre = fused_pre_.get();
     a.z = fused_z_.get();

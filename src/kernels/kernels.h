@@ -119,14 +119,13 @@ struct FusedLayerArgs {
   float* residual;
   float* skip;
   int skip_offset, skip_channels;
-  // Scratch, 64-byte aligned, the same for every layer of a call: `codes` is 3 regions of
-  // codes_width bytes (a multiple of 64, >= every padded_cols), `rs` 2 regions of rs_width
-  // floats (a multiple of 16, >= every residual_skip's rows); `columns` holds
-  // kernel_size*residual floats, `pre` 2*dilation and `z` dilation, rounded up to 16.
-  // Whole vectors are written up to those rounded sizes.
+  // Scratch, 64-byte aligned, the same for every layer of a call: `codes` is 2 regions of
+  // codes_width bytes (a multiple of 64, >= every padded_cols); `rs` holds every
+  // residual_skip's rows, `columns` kernel_size*residual floats, `pre` 2*dilation and `z`
+  // dilation, each rounded up to 16. Whole vectors are written up to those rounded sizes.
   uint8_t* codes;
+  int codes_width;
   float* rs;
-  int codes_width, rs_width;
   float* columns;
   float* pre;
   float* z;

@@ -543,34 +543,30 @@ struct PendingSkip {
   const uint8_t* codes = nullptr;
   float* rs = nullptr;
   float scale = 0;
-  int next_panel = 0, end_panel = 0;
+  int first_panel = 0;
 
-  void run_panels(int count) {
-    if (!layer) return;
-    const int stop = next_panel + count < end_panel ? next_panel + count : end_panel;
-    integer_panels_avx512(layer->residual_skip, next_panel, stop, codes, scale, rs);
-    next_panel = stop;
-  }
   void finish() {
     if (!layer) return;
-    run_panels(end_panel);
+    const IntegerMatrixView& m = layer->residual_skip;
+    integer_panels_avx512(m, first_panel, panels_of(m), codes, scale, rs);
     add_avx512(layer->skip, rs + layer->skip_offset, layer->skip_channels, layer->skip);
     layer = nullptr;
   }
 };
 
-// Program order per layer: quantize the taps, half of the previous layer's skip rows, the
-// filter/gate product, gate and quantize, the rest of those skip rows and their sum, then
-// this layer's residual rows and sum. The out-of-order core runs the skip rows while the
-// chain stalls on latency (reductions, divisions, the exp polynomials).
+// Program order per layer: quantize the taps, the filter/gate product, the gate, the
+// previous layer's skip rows and their sum, quantize, then this layer's residual rows and
+// sum. The out-of-order core runs the skip rows while the chain waits on the gate's exp
+// polynomials and division and on the reductions of the quantization.
 void fused_layers_avx512(const FusedLayerArgs* layers, int count) {
   PendingSkip pending;
   for (int n = 0; n < count; ++n) {
     const FusedLayerArgs& a = layers[n];
     const int k = a.kernel_size, res = a.residual_channels, dil = a.dilation_channels;
+    // The previous layer's z codes are still to be read when this layer's taps are
+    // quantized, so the two live in separate halves of `codes`.
     uint8_t* x_codes = a.codes;
-    uint8_t* z_codes = a.codes + size_t(1 + n % 2) * a.codes_width;
-    float* rs_out = a.rs + size_t(n % 2) * a.rs_width;
+    uint8_t* z_codes = a.codes + a.codes_width;
 
     const IntegerMatrixView& fg = a.filter_gate;
     float x_scale;
@@ -582,30 +578,28 @@ void fused_layers_avx512(const FusedLayerArgs* layers, int count) {
       }
       x_scale = quantize_u8_avx512(a.columns, k * res, fg.padded_cols, fg.input_scale, x_codes);
     }
-    pending.run_panels((pending.end_panel - pending.next_panel) / 2);
     integer_panels_avx512(fg, 0, panels_of(fg), x_codes, x_scale, a.pre);
 
     const IntegerMatrixView& rs = a.residual_skip;
     const __m512 z_max = gate_avx512(a.pre, a.conditioning, dil, a.z);
+    pending.finish();
     const float z_scale = rs.input_scale > 0.0f ? rs.input_scale : scale_of_max(_mm512_reduce_max_ps(z_max));
     quantize_padded_avx512(a.z, dil, rs.padded_cols, z_scale, z_codes);
-    pending.finish();
 
     const int skip_panel = a.skip_offset / kPanelRows;
     int first_skip_panel = skip_panel;
     if (a.residual) {
       const int residual_panels = (res + kPanelRows - 1) / kPanelRows;
-      integer_panels_avx512(rs, 0, residual_panels, z_codes, z_scale, rs_out);
-      add_avx512(a.taps[k - 1], rs_out, res, a.residual);
+      integer_panels_avx512(rs, 0, residual_panels, z_codes, z_scale, a.rs);
+      add_avx512(a.taps[k - 1], a.rs, res, a.residual);
       // A panel holding both residual and skip rows is done.
       if (residual_panels > first_skip_panel) first_skip_panel = residual_panels;
     }
     pending.layer = &a;
     pending.codes = z_codes;
-    pending.rs = rs_out;
+    pending.rs = a.rs;
     pending.scale = z_scale;
-    pending.next_panel = first_skip_panel;
-    pending.end_panel = panels_of(rs);
+    pending.first_panel = first_skip_panel;
   }
   pending.finish();
 }

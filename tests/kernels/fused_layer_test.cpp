@@ -99,9 +99,8 @@ struct Scratch {
       dil = std::max(dil, l->shape.dilation);
     }
     codes_width = round_up(codes_width, 64);
-    rs_width = round_up(rs_width, 16);
-    codes.reset(static_cast<uint8_t*>(allocate_aligned(3 * size_t(codes_width))));
-    rs = floats(2 * size_t(rs_width));
+    codes.reset(static_cast<uint8_t*>(allocate_aligned(2 * size_t(codes_width))));
+    rs = floats(round_up(rs_width, 16));
     columns = floats(round_up(k_res, 16));
     pre = floats(round_up(2 * dil, 16));
     z = floats(round_up(dil, 16));
@@ -126,7 +125,6 @@ FusedLayerArgs args_for(const Layer& l, Scratch& scratch, const float* const* ta
   a.codes = scratch.codes.get();
   a.rs = scratch.rs.get();
   a.codes_width = scratch.codes_width;
-  a.rs_width = scratch.rs_width;
   a.columns = scratch.columns.get();
   a.pre = scratch.pre.get();
   a.z = scratch.z.get();
