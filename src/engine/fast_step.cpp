@@ -142,10 +142,6 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
   for (int b = 0; b < batch; ++b) ++streams[b]->position_;
 }
 
-}  // namespace fastwave
-
-namespace fastwave {
-
 void FastStepper::fused_layers(std::span<FastStream* const> streams, std::span<const int> ids) {
   const PackedModel& model = network_.packed();
   const ModelConfig& c = model.config;
@@ -246,7 +242,6 @@ void FastStepper::generic_layers(std::span<FastStream* const> streams) {
       }
     }
   }
-
 }
 
 }  // namespace fastwave
