@@ -10,6 +10,7 @@
 
 #include "engine/packed_model.h"
 #include "fastwave/network.h"
+#include "kernels/kernels.h"
 
 namespace fastwave {
 
@@ -48,10 +49,22 @@ class FastStepper {
   std::span<const float> logits(int b) const;
 
  private:
+  // Every layer through the kernel table's fused layer kernel, one stream at a time.
+  void fused_layers(std::span<FastStream* const> streams, std::span<const int> ids);
+  // Every layer as GEMMs over the streams, through Linear: any weight format.
+  void generic_layers(std::span<FastStream* const> streams);
+
   const Network& network_;
   int capacity_;
   // [capacity][width] each.
   std::vector<float> x_, columns_, pre_, z_, residual_skip_, skip_, hidden_, logits_;
+  // The fused kernel's arguments for every layer (pointed at one stream at a time; empty
+  // when some layer is not in integer formats), its tap pointers and its 64-byte aligned
+  // scratch.
+  std::vector<kernels::FusedLayerArgs> fused_args_;
+  std::vector<const float*> fused_taps_;
+  kernels::AlignedArray<uint8_t> fused_codes_;
+  kernels::AlignedFloats fused_rs_, fused_columns_, fused_pre_, fused_z_;
 };
 
 }  // namespace fastwave

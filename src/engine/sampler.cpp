@@ -17,12 +17,16 @@ int sample_id(std::span<const float> logits, float temperature, double uniform01
 int sample_id_with(const kernels::KernelTable& kernels, std::span<const float> logits, float temperature,
                    double uniform01) {
   const int n = int(logits.size());
-  // The first maximum: a branch-free max (vectorised), then its first position.
+  // The first maximum: a branch-free max (vectorised), then its first position, which is
+  // only searched for when it is the answer (greedy, or rounding at the very end).
   float top = logits[0];
   for (int i = 1; i < n; ++i) top = std::max(top, logits[i]);
-  int best = 0;
-  while (best + 1 < n && logits[best] != top) ++best;  // bounded even for NaN logits
-  if (!(temperature > 0.0f)) return best;
+  const auto first_maximum = [&] {
+    int best = 0;
+    while (best + 1 < n && logits[best] != top) ++best;  // bounded even for NaN logits
+    return best;
+  };
+  if (!(temperature > 0.0f)) return first_maximum();
   // Inverse CDF of softmax(logits / temperature): one exp per class, sums in double, in
   // blocks of kBlock classes so the blocks' sums are independent chains; the search walks
   // the blocks, then the classes of the block the draw falls in.
@@ -53,7 +57,7 @@ int sample_id_with(const kernels::KernelTable& kernels, std::span<const float> l
     }
     return end - 1;  // rounding: the classes one by one summed to a hair less than the block
   }
-  return best;  // only reachable through rounding when uniform01 is ~1
+  return first_maximum();  // only reachable through rounding when uniform01 is ~1
 }
 
 double UniformSource::next() {

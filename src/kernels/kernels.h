@@ -90,6 +90,47 @@ struct Int4View {
   int rows, cols, group_size, groups, panels;  // octets = groups * group_size / 8
 };
 
+// A matrix in an integer format, as the fused layer kernel sees it: int8 or int4 weights
+// and the activation scale of its input (> 0 static, else dynamic per input vector).
+struct IntegerMatrixView {
+  bool is_int4;
+  Int8View int8;  // used when !is_int4
+  Int4View int4;  // used when is_int4
+  float input_scale;
+  int padded_cols;  // the width of its u8 activation codes
+};
+
+// One WaveNet layer of the fast step for one stream, both matrices in integer formats.
+// It computes, each step exactly as the separate kernels of the same table compute it:
+//   columns[c*kernel_size + j] = taps[j][c]          (the im2col order; c < residual_channels)
+//   pre = filter_gate(quantize_u8(columns)), pre[i] += conditioning[i] when given
+//   z = gated_activation(pre)
+//   rs = residual_skip(quantize_u8(z))
+//   residual[i] = taps[kernel_size-1][i] + rs[i] for i < residual_channels, unless residual
+//     is null (the last layer); residual may be the last tap itself, or the next layer's ring
+//   skip[i] += rs[skip_offset + i] for i < skip_channels
+// so it matches the unfused step bit for bit, and every ISA matches the reference.
+struct FusedLayerArgs {
+  const float* const* taps;  // kernel_size pointers to residual_channels floats each
+  int kernel_size, residual_channels, dilation_channels;
+  IntegerMatrixView filter_gate;    // [2*dilation, kernel_size*residual]
+  IntegerMatrixView residual_skip;  // [residual + skip or skip only, dilation]
+  const float* conditioning;        // 2*dilation terms, or null
+  float* residual;
+  float* skip;
+  int skip_offset, skip_channels;
+  // Scratch, 64-byte aligned, the same for every layer of a call: `codes` is 2 regions of
+  // codes_width bytes (a multiple of 64, >= every padded_cols); `rs` holds every
+  // residual_skip's rows, `columns` kernel_size*residual floats, `pre` 2*dilation and `z`
+  // dilation, each rounded up to 16. Whole vectors are written up to those rounded sizes.
+  uint8_t* codes;
+  int codes_width;
+  float* rs;
+  float* columns;
+  float* pre;
+  float* z;
+};
+
 struct KernelTable {
   const char* name;  // "ref", "avx2", "avx512"
   // y[n*ldy + r] = sum_c W[r][c] * x[n*ldx + c] + bias[r], for n < count, r < rows.
@@ -122,6 +163,11 @@ struct KernelTable {
   // y[i] += x[i]: the residual and skip sums of every layer (element-wise, so exact alike
   // on every ISA).
   void (*accumulate)(const float* x, int n, float* y);
+
+  // Layers [0, count) of one stream in order, each fused (see FusedLayerArgs): no dispatch,
+  // no scratch to find, and an implementation may overlap a layer's skip rows with the next
+  // layer (the skip sums still happen in layer order, so the result is the same bits).
+  void (*fused_layers)(const FusedLayerArgs* layers, int count);
 };
 
 const KernelTable& reference_kernels();

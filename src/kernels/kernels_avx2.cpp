@@ -271,12 +271,53 @@ void accumulate_avx2(const float* x, int n, float* y) {
   for (; i < n; ++i) y[i] += x[i];
 }
 
+inline void integer_gemv_avx2(const IntegerMatrixView& m, const float* x, int n, uint8_t* codes, float* y) {
+  const float scale = quantize_u8_avx2(x, n, m.padded_cols, m.input_scale, codes);
+  if (m.is_int4) {
+    gemm_int4_avx2(m.int4, codes, m.padded_cols, &scale, 1, y, m.int4.rows);
+  } else {
+    gemm_int8_avx2(m.int8, codes, m.padded_cols, &scale, 1, y, m.int8.rows);
+  }
+}
+
+// The unfused kernels of this file, called directly: no table, no Linear, no scratch to
+// look up between the steps.
+void fused_layer_avx2(const FusedLayerArgs& a) {
+  const int k = a.kernel_size, res = a.residual_channels, dil = a.dilation_channels;
+  float* columns = a.columns;
+  if (k == 2) {  // a fixed stride the compiler turns into unpacks
+    for (int c = 0; c < res; ++c) {
+      columns[2 * c] = a.taps[0][c];
+      columns[2 * c + 1] = a.taps[1][c];
+    }
+  } else {
+    for (int c = 0; c < res; ++c) {
+      for (int j = 0; j < k; ++j) columns[c * k + j] = a.taps[j][c];
+    }
+  }
+  integer_gemv_avx2(a.filter_gate, columns, k * res, a.codes, a.pre);
+  if (a.conditioning) accumulate_avx2(a.conditioning, 2 * dil, a.pre);
+  gated_activation_avx2(a.pre, dil, a.z);
+  integer_gemv_avx2(a.residual_skip, a.z, dil, a.codes, a.rs);
+  if (a.residual) {
+    const float* x = a.taps[k - 1];
+    int i = 0;
+    for (; i + 8 <= res; i += 8) _mm256_storeu_ps(a.residual + i, _mm256_add_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(a.rs + i)));
+    for (; i < res; ++i) a.residual[i] = x[i] + a.rs[i];
+  }
+  accumulate_avx2(a.rs + a.skip_offset, a.skip_channels, a.skip);
+}
+
+void fused_layers_avx2(const FusedLayerArgs* layers, int count) {
+  for (int n = 0; n < count; ++n) fused_layer_avx2(layers[n]);
+}
+
 }  // namespace
 
 const KernelTable* avx2_kernels() {
   static const KernelTable table{"avx2",           gemm_f32_avx2,    gated_activation_avx2, scaled_exp_avx2, convert_bf16_avx2,
                                  gemm_bf16_avx2,   quantize_u8_avx2, gemm_int8_avx2,        gemm_int4_avx2,
-                                 accumulate_avx2};
+                                 accumulate_avx2,  fused_layers_avx2};
   return cpu_features().avx2_fma ? &table : nullptr;
 }
 

@@ -177,28 +177,37 @@ void gemm_bf16_avx512(const Bf16View& w, const uint16_t* x, int ldx, int count, 
   }
 }
 
-float quantize_u8_avx512(const float* x, int n, int n_padded, float scale, uint8_t* out) {
-  if (!(scale > 0.0f)) {
-    __m512 max = _mm512_setzero_ps();
-    for (int c = 0; c < n; c += 16) {
-      const __mmask16 m = n - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - c)) - 1);
-      max = _mm512_max_ps(max, _mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + c)));
-    }
-    const float m = _mm512_reduce_max_ps(max);
-    scale = m > 1e-30f ? m / 127.0f : 1.0f;
-  }
-  const __m512 inverse = _mm512_set1_ps(1.0f / scale);
-  const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+inline __mmask16 first_lanes(int valid) {
+  return valid >= 16 ? __mmask16(0xFFFF) : valid <= 0 ? __mmask16(0) : __mmask16((1u << valid) - 1);
+}
+
+// The dynamic activation scale from max|x|, as quantize_u8_ref computes it.
+inline float scale_of_max(float max) { return max > 1e-30f ? max / 127.0f : 1.0f; }
+
+inline __m512 max_abs_avx512(const float* x, int n, __m512 max) {
+  for (int c = 0; c < n; c += 16) max = _mm512_max_ps(max, _mm512_abs_ps(_mm512_maskz_loadu_ps(first_lanes(n - c), x + c)));
+  return max;
+}
+
+// u8 codes of 16 values: clamp(round(v * inverse)) + 128; lanes outside `m` get 128 (zero).
+inline __m512i codes_avx512(__m512 v, __m512 inverse, __mmask16 m) {
+  v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inverse), _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
   const __m512i offset = _mm512_set1_epi32(128);
+  return _mm512_mask_add_epi32(offset, m, _mm512_cvtps_epi32(v), offset);  // MXCSR: nearest even
+}
+
+void quantize_codes_avx512(const float* x, int n, int n_padded, float scale, uint8_t* out) {
+  const __m512 inverse = _mm512_set1_ps(1.0f / scale);
   for (int c = 0; c < n_padded; c += 16) {
-    const int valid = n - c <= 0 ? 0 : (n - c >= 16 ? 16 : n - c);
-    const __mmask16 m = valid == 16 ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
-    const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + c), inverse), lo), hi);
-    // MXCSR rounds to nearest even; lanes past n are padding and get the zero code 128.
-    const __m512i q = _mm512_mask_add_epi32(offset, m, _mm512_cvtps_epi32(v), offset);
-    const int store = n_padded - c >= 16 ? 16 : n_padded - c;
-    _mm_mask_storeu_epi8(out + c, __mmask16(store == 16 ? 0xFFFF : (1u << store) - 1), _mm512_cvtepi32_epi8(q));
+    const __mmask16 m = first_lanes(n - c);
+    const __m512i q = codes_avx512(_mm512_maskz_loadu_ps(m, x + c), inverse, m);
+    _mm_mask_storeu_epi8(out + c, first_lanes(n_padded - c), _mm512_cvtepi32_epi8(q));
   }
+}
+
+float quantize_u8_avx512(const float* x, int n, int n_padded, float scale, uint8_t* out) {
+  if (!(scale > 0.0f)) scale = scale_of_max(_mm512_reduce_max_ps(max_abs_avx512(x, n, _mm512_setzero_ps())));
+  quantize_codes_avx512(x, n, n_padded, scale, out);
   return scale;
 }
 
@@ -209,7 +218,9 @@ inline __m512 finish_int8(__m512i sum, __m512i correction, float x_scale, const 
 
 // vpdpbusd: each lane adds 4 u8 x s8 products of its row with the broadcast x quad.
 // With one input, even and odd quads use separate accumulators to hide latency.
-template <int P>
+// kWholePanels: y has room for whole panels (padded scratch), so whole vectors are stored,
+// which the next loads of y can take straight from the store buffer (masked stores may not).
+template <int P, bool kWholePanels = false>
 void gemm_int8_tile(const Int8View& w, int p0, const uint8_t* x, float x_scale, float* y) {
   __m512i acc[2][P];
   for (int i = 0; i < P; ++i) acc[0][i] = acc[1][i] = _mm512_setzero_si512();
@@ -237,7 +248,8 @@ void gemm_int8_tile(const Int8View& w, int p0, const uint8_t* x, float x_scale, 
     const int valid = w.rows - row0 < kPanelRows ? w.rows - row0 : kPanelRows;
     const __m512 out = finish_int8(_mm512_add_epi32(acc[0][i], acc[1][i]), _mm512_load_si512(w.correction + row0),
                                    x_scale, w.scale + row0, w.bias + row0);
-    _mm512_mask_storeu_ps(y + row0, __mmask16(valid == 16 ? 0xFFFF : (1u << valid) - 1), out);
+    if constexpr (kWholePanels) _mm512_storeu_ps(y + row0, out);
+    else _mm512_mask_storeu_ps(y + row0, __mmask16(valid == 16 ? 0xFFFF : (1u << valid) - 1), out);
   }
 }
 
@@ -305,7 +317,7 @@ inline __m512i signed_nibbles(__m512i v) {
   return _mm512_sub_epi8(_mm512_xor_si512(v, eight), eight);
 }
 
-template <int P>
+template <int P, bool kWholePanels = false>
 void gemm_int4_tile(const Int4View& w, int p0, const uint8_t* x, float x_scale, float* y) {
   const int octets_per_group = w.group_size / 8, octets = w.groups * octets_per_group;
   const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
@@ -341,8 +353,9 @@ void gemm_int4_tile(const Int4View& w, int p0, const uint8_t* x, float x_scale, 
   for (int i = 0; i < P; ++i) {
     const int row0 = (p0 + i) * kPanelRows;
     const int valid = w.rows - row0 < kPanelRows ? w.rows - row0 : kPanelRows;
-    _mm512_mask_storeu_ps(y + row0, __mmask16(valid == 16 ? 0xFFFF : (1u << valid) - 1),
-                          _mm512_add_ps(acc[i], _mm512_load_ps(w.bias + row0)));
+    const __m512 out = _mm512_add_ps(acc[i], _mm512_load_ps(w.bias + row0));
+    if constexpr (kWholePanels) _mm512_storeu_ps(y + row0, out);
+    else _mm512_mask_storeu_ps(y + row0, __mmask16(valid == 16 ? 0xFFFF : (1u << valid) - 1), out);
   }
 }
 
@@ -434,6 +447,165 @@ void accumulate_avx512(const float* x, int n, float* y) {
   }
 }
 
+namespace {
+
+// The fused layer works on scratch padded to whole vectors and panels, and stores and
+// loads whole vectors wherever the data allow: each stage reads what the previous one
+// just wrote, and whole-vector stores forward to those loads, masked ones may not. This
+// chain, layer after layer, is what a batch-1 step waits on.
+inline __m512 load_floats(const float* p, int valid) {
+  return valid >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(first_lanes(valid), p);
+}
+
+inline void store_floats(float* p, int valid, __m512 v) {
+  if (valid >= 16) _mm512_storeu_ps(p, v);
+  else _mm512_mask_storeu_ps(p, first_lanes(valid), v);
+}
+
+// out[i] = a[i] + b[i]: the residual and skip sums, the same float add as accumulate.
+inline void add_avx512(const float* a, const float* b, int n, float* out) {
+  for (int i = 0; i < n; i += 16) store_floats(out + i, n - i, _mm512_add_ps(load_floats(a + i, n - i), load_floats(b + i, n - i)));
+}
+
+// Panels [p0, p1) of a batch-1 integer product on codes already made, into padded y.
+inline void integer_panels_avx512(const IntegerMatrixView& m, int p0, int p1, const uint8_t* codes, float scale,
+                                  float* y) {
+  int p = p0;
+  if (m.is_int4) {
+    for (; p + 4 <= p1; p += 4) gemm_int4_tile<4, true>(m.int4, p, codes, scale, y);
+    for (; p < p1; ++p) gemm_int4_tile<1, true>(m.int4, p, codes, scale, y);
+  } else {
+    for (; p + 4 <= p1; p += 4) gemm_int8_tile<4, true>(m.int8, p, codes, scale, y);
+    for (; p < p1; ++p) gemm_int8_tile<1, true>(m.int8, p, codes, scale, y);
+  }
+}
+
+inline int panels_of(const IntegerMatrixView& m) { return m.is_int4 ? m.int4.panels : m.int8.panels; }
+
+// The im2col column of a two-tap layer, quantized straight from the taps: each tap's 16
+// channels become 16 codes, and the two code vectors are interleaved bytewise, which is
+// the column order c*2 + j. Lanes past the channels get the zero code 128.
+float quantize_two_taps_avx512(const float* past, const float* now, int channels, int padded_cols, float scale,
+                               uint8_t* codes) {
+  if (!(scale > 0.0f)) {
+    __m512 max = _mm512_setzero_ps();
+    for (int c = 0; c < channels; c += 16) {
+      max = _mm512_max_ps(max, _mm512_abs_ps(load_floats(past + c, channels - c)));
+      max = _mm512_max_ps(max, _mm512_abs_ps(load_floats(now + c, channels - c)));
+    }
+    scale = scale_of_max(_mm512_reduce_max_ps(max));
+  }
+  const __m512 inverse = _mm512_set1_ps(1.0f / scale);
+  int c = 0;
+  for (; c < channels; c += 16) {
+    const __mmask16 m = first_lanes(channels - c);
+    const __m128i a = _mm512_cvtepi32_epi8(codes_avx512(load_floats(past + c, channels - c), inverse, m));
+    const __m128i b = _mm512_cvtepi32_epi8(codes_avx512(load_floats(now + c, channels - c), inverse, m));
+    _mm_store_si128(reinterpret_cast<__m128i*>(codes + 2 * c), _mm_unpacklo_epi8(a, b));
+    _mm_store_si128(reinterpret_cast<__m128i*>(codes + 2 * c + 16), _mm_unpackhi_epi8(a, b));
+  }
+  for (c *= 2; c < padded_cols; ++c) codes[c] = 128;  // int4 groups wider than the column
+  return scale;
+}
+
+// Codes of n values (padded with 128 to n_padded), whole 16-byte stores: the buffer holds
+// n_padded rounded up to 64.
+void quantize_padded_avx512(const float* x, int n, int n_padded, float scale, uint8_t* codes) {
+  const __m512 inverse = _mm512_set1_ps(1.0f / scale);
+  for (int c = 0; c < n_padded; c += 16) {
+    const __mmask16 m = first_lanes(n - c);
+    const __m512i q = codes_avx512(_mm512_maskz_loadu_ps(m, x + c), inverse, m);
+    _mm_store_si128(reinterpret_cast<__m128i*>(codes + c), _mm512_cvtepi32_epi8(q));
+  }
+}
+
+// pre (+ conditioning) -> z, 16 channels at a time, and max|z| for its quantization.
+__m512 gate_avx512(const float* pre, const float* conditioning, int channels, float* z) {
+  __m512 max = _mm512_setzero_ps();
+  for (int i = 0; i < channels; i += 16) {
+    const int valid = channels - i;
+    __m512 f = load_floats(pre + i, valid), g = load_floats(pre + channels + i, valid);
+    if (conditioning) {
+      f = _mm512_add_ps(f, load_floats(conditioning + i, valid));
+      g = _mm512_add_ps(g, load_floats(conditioning + channels + i, valid));
+    }
+    const __m512 out = _mm512_maskz_mov_ps(first_lanes(valid), gated_avx512(f, g));
+    _mm512_store_ps(z + i, out);
+    max = _mm512_max_ps(max, _mm512_abs_ps(out));
+  }
+  return max;
+}
+
+// A layer's skip rows, left for the next layer to compute: they are not on the chain from
+// one layer to the next, so they fill that chain's latency instead of lengthening it.
+struct PendingSkip {
+  const FusedLayerArgs* layer = nullptr;
+  const uint8_t* codes = nullptr;
+  float* rs = nullptr;
+  float scale = 0;
+  int first_panel = 0;
+
+  void finish() {
+    if (!layer) return;
+    const IntegerMatrixView& m = layer->residual_skip;
+    integer_panels_avx512(m, first_panel, panels_of(m), codes, scale, rs);
+    add_avx512(layer->skip, rs + layer->skip_offset, layer->skip_channels, layer->skip);
+    layer = nullptr;
+  }
+};
+
+// Program order per layer: quantize the taps, the filter/gate product, the gate, the
+// previous layer's skip rows and their sum, quantize, then this layer's residual rows and
+// sum. The out-of-order core runs the skip rows while the chain waits on the gate's exp
+// polynomials and division and on the reductions of the quantization.
+void fused_layers_avx512(const FusedLayerArgs* layers, int count) {
+  PendingSkip pending;
+  for (int n = 0; n < count; ++n) {
+    const FusedLayerArgs& a = layers[n];
+    const int k = a.kernel_size, res = a.residual_channels, dil = a.dilation_channels;
+    // The previous layer's z codes are still to be read when this layer's taps are
+    // quantized, so the two live in separate halves of `codes`.
+    uint8_t* x_codes = a.codes;
+    uint8_t* z_codes = a.codes + a.codes_width;
+
+    const IntegerMatrixView& fg = a.filter_gate;
+    float x_scale;
+    if (k == 2) {
+      x_scale = quantize_two_taps_avx512(a.taps[0], a.taps[1], res, fg.padded_cols, fg.input_scale, x_codes);
+    } else {
+      for (int c = 0; c < res; ++c) {
+        for (int j = 0; j < k; ++j) a.columns[c * k + j] = a.taps[j][c];
+      }
+      x_scale = quantize_u8_avx512(a.columns, k * res, fg.padded_cols, fg.input_scale, x_codes);
+    }
+    integer_panels_avx512(fg, 0, panels_of(fg), x_codes, x_scale, a.pre);
+
+    const IntegerMatrixView& rs = a.residual_skip;
+    const __m512 z_max = gate_avx512(a.pre, a.conditioning, dil, a.z);
+    pending.finish();
+    const float z_scale = rs.input_scale > 0.0f ? rs.input_scale : scale_of_max(_mm512_reduce_max_ps(z_max));
+    quantize_padded_avx512(a.z, dil, rs.padded_cols, z_scale, z_codes);
+
+    const int skip_panel = a.skip_offset / kPanelRows;
+    int first_skip_panel = skip_panel;
+    if (a.residual) {
+      const int residual_panels = (res + kPanelRows - 1) / kPanelRows;
+      integer_panels_avx512(rs, 0, residual_panels, z_codes, z_scale, a.rs);
+      add_avx512(a.taps[k - 1], a.rs, res, a.residual);
+      // A panel holding both residual and skip rows is done.
+      if (residual_panels > first_skip_panel) first_skip_panel = residual_panels;
+    }
+    pending.layer = &a;
+    pending.codes = z_codes;
+    pending.rs = a.rs;
+    pending.scale = z_scale;
+    pending.first_panel = first_skip_panel;
+  }
+  pending.finish();
+}
+
+}  // namespace
+
 // Kernels needing VNNI or BF16 come from the AVX2 table on AVX-512 CPUs that lack them.
 const KernelTable* avx512_kernels() {
   static const KernelTable* table = [] () -> const KernelTable* {
@@ -449,7 +621,8 @@ const KernelTable* avx512_kernels() {
                                quantize_u8_avx512,
                                f.avx512_vnni ? gemm_int8_avx512 : avx2->gemm_int8,
                                f.avx512_vnni ? gemm_int4_avx512 : avx2->gemm_int4,
-                               accumulate_avx512};
+                               accumulate_avx512,
+                               f.avx512_vnni ? fused_layers_avx512 : avx2->fused_layers};
     return &t;
   }();
   return table;

@@ -146,12 +146,42 @@ void accumulate_ref(const float* x, int n, float* y) {
   for (int i = 0; i < n; ++i) y[i] += x[i];
 }
 
+void integer_gemv_ref(const IntegerMatrixView& m, const float* x, int n, uint8_t* codes, float* y) {
+  const float scale = quantize_u8_ref(x, n, m.padded_cols, m.input_scale, codes);
+  if (m.is_int4) {
+    gemm_int4_ref(m.int4, codes, m.padded_cols, &scale, 1, y, m.int4.rows);
+  } else {
+    gemm_int8_ref(m.int8, codes, m.padded_cols, &scale, 1, y, m.int8.rows);
+  }
+}
+
+// The specification of the fused layer: the unfused step's kernels, one after another.
+void fused_layer_ref(const FusedLayerArgs& a) {
+  const int k = a.kernel_size, res = a.residual_channels, dil = a.dilation_channels;
+  float* columns = a.columns;
+  for (int c = 0; c < res; ++c) {
+    for (int j = 0; j < k; ++j) columns[c * k + j] = a.taps[j][c];
+  }
+  integer_gemv_ref(a.filter_gate, columns, k * res, a.codes, a.pre);
+  if (a.conditioning) accumulate_ref(a.conditioning, 2 * dil, a.pre);
+  gated_activation_ref(a.pre, dil, a.z);
+  integer_gemv_ref(a.residual_skip, a.z, dil, a.codes, a.rs);
+  if (a.residual) {
+    for (int i = 0; i < res; ++i) a.residual[i] = a.taps[k - 1][i] + a.rs[i];
+  }
+  accumulate_ref(a.rs + a.skip_offset, a.skip_channels, a.skip);
+}
+
+void fused_layers_ref(const FusedLayerArgs* layers, int count) {
+  for (int n = 0; n < count; ++n) fused_layer_ref(layers[n]);
+}
+
 }  // namespace
 
 const KernelTable& reference_kernels() {
   static const KernelTable table{"ref",          gemm_f32_ref,  gated_activation_ref, scaled_exp_ref, convert_bf16_ref,
                                  gemm_bf16_ref,  quantize_u8_ref, gemm_int8_ref,      gemm_int4_ref,
-                                 accumulate_ref};
+                                 accumulate_ref, fused_layers_ref};
   return table;
 }
 
