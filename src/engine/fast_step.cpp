@@ -14,10 +14,10 @@ int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multi
 
 // The fused layer kernel takes int8 and int4 matrices only.
 std::optional<kernels::IntegerMatrixView> integer_view(const kernels::Linear& l) {
-  using kernels::WeightFormat;
-  if (l.format() != WeightFormat::kInt8 && l.format() != WeightFormat::kInt4) return std::nullopt;
+  using kernels::Layout;
+  if (l.layout() != Layout::kInt8 && l.layout() != Layout::kInt4) return std::nullopt;
   kernels::IntegerMatrixView v{};
-  v.is_int4 = l.format() == WeightFormat::kInt4;
+  v.is_int4 = l.layout() == Layout::kInt4;
   if (v.is_int4) v.int4 = l.int4_view();
   else v.int8 = l.int8_view();
   v.input_scale = l.input_scale();
