@@ -406,6 +406,18 @@ BudgetResult quantize_to_budget(const Model& model, const BudgetOptions& options
                 unit_bytes(model, units[u], bits[u] - 1, options.group_size);
     --bits[u];
   }
+  auto file_size = [&] { return int64_t(build(model, units, bits, options.group_size, clips).serialize().size()); };
+  // The rest of the file was measured at 8 bits, whose scheme names are the longest in
+  // the header, so the estimate errs high: give back decrements while the real file fits.
+  while (step > 0) {
+    const int u = sequence[step - 1];
+    ++bits[u];
+    if (file_size() > options.budget_bytes) {
+      --bits[u];
+      break;
+    }
+    --step;
+  }
   for (;;) {
     Model quantized = build(model, units, bits, options.group_size, clips);
     const int64_t file_bytes = int64_t(quantized.serialize().size());

@@ -68,6 +68,15 @@ TEST(Budget, MyQasrKeepsEveryWidthWithinOneBit) {
   }
 }
 
+TEST(Budget, MyQasrAtAUniformModelsSizeIsThatUniformModel) {
+  const Model model = Model::random(config_with_global(), 25);
+  BudgetOptions o = options_for(model, uniform_file_bytes(model, 5, 32));
+  o.allocator = Allocator::kMyQasr;
+  const BudgetResult r = quantize_to_budget(model, o);
+  for (const auto& u : r.units) EXPECT_EQ(u.bits, 5) << u.name;
+  EXPECT_EQ(r.file_bytes, o.budget_bytes);
+}
+
 TEST(Budget, TheSameAudioGivesTheSameAllocation) {
   const Model model = Model::random(config_with_global(), 23);
   BudgetOptions o = options_for(model, (uniform_file_bytes(model, 3, 32) + uniform_file_bytes(model, 4, 32)) / 2);
