@@ -146,7 +146,7 @@ def main():
 
     measured = {}
     for budget_name, budget in budgets.items():
-        mb = f"{budget / 2**20:.6f}"
+        mb = repr(budget / 2**20)  # exact: the budgets are whole bytes over 2^20
         models = {}
 
         def allocate(tag, calib_args, allocator):
@@ -222,7 +222,7 @@ def main():
         else:
             sizes = size
         for budget_name, budget in {"6": sizes[6], "4.5": (sizes[4] + sizes[5]) // 2, "3.5": (sizes[3] + sizes[4]) // 2}.items():
-            mb = f"{budget / 2**20:.6f}"
+            mb = repr(budget / 2**20)  # exact: the budgets are whole bytes over 2^20
             cases = [("uniform", "uniform", a.work / f"{'violin' if tag == 'violin' else 'speech'}-uniform{uniform_at[budget_name]}.fwm")]
             for allocator, calibration, calib_args in (("greedy-kl", "own", own), ("myqasr", "own", own),
                                                        ("myqasr-ascending", "own", own), ("greedy-kl", other_name, other)):
