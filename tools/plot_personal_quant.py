@@ -81,19 +81,19 @@ def main():
     print(f"wrote {out / 'personal-quality-vs-size.png'}")
 
     if a.layers_csv:
-        reports = sorted(Path(a.layers_csv).glob("speech-4.5-*-pooled.fwm.csv"))
+        reports = sorted(Path(a.layers_csv).glob("speech-4.5-*-speaker4.fwm.csv"))
         if reports:
             fig, ax = plt.subplots(figsize=(10, 3.5))
             width = 0.8 / len(reports)
             for i, report in enumerate(reports):
                 units = [u for u in csv.DictReader(open(report)) if u["unit"] != "total"]
                 ax.bar([j + i * width for j in range(len(units))], [int(u["bits"]) for u in units], width,
-                       label=report.name.split("-")[2] if report.name.count("-") >= 3 else report.name)
+                       label=report.name[len("speech-4.5-"):-len("-speaker4.fwm.csv")])
             ax.set_xticks(range(0, len(units), 4))
             ax.set_xticklabels([units[j]["unit"].replace(" filter+gate", " fg").replace(" residual+skip", " rs")
                                 for j in range(0, len(units), 4)], rotation=60, fontsize=6)
             ax.set_ylabel("bits")
-            ax.set_title("widths chosen at the 4.5-bit budget, pooled calibration")
+            ax.set_title("widths chosen at the 4.5-bit budget, calibrated on speaker 4")
             ax.legend(fontsize=7)
             fig.tight_layout()
             fig.savefig(out / "personal-bits-per-layer.png", dpi=110)
