@@ -49,7 +49,9 @@ def main():
         Path(a.markdown).write_text("\n".join(lines))
         print(f"wrote {a.markdown}")
 
-    # Mean KL over users for each (calibration kind, allocator), at each file size.
+    # Mean KL over users for each (calibration kind, allocator), at each file size: the
+    # speech model's users only (the other models have their own sizes).
+    rows = [r for r in rows if r["model"] == "speech"]
     series = defaultdict(list)
     for r in rows:
         kind = r["calibration"].split(" (")[0]
