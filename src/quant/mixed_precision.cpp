@@ -393,7 +393,6 @@ BudgetResult quantize_to_budget(const Model& model, const BudgetOptions& options
 
   // The shortest prefix whose estimated size fits, then real files until one does: the
   // header's length moves a little with the widths, so the estimate is checked.
-  std::vector<int64_t> high_bytes;
   int64_t weights_at_high = 0;
   for (const auto& unit : units) weights_at_high += unit_bytes(model, unit, kHighBits, options.group_size);
   const int64_t overhead = uniform_file_bytes(model, kHighBits, options.group_size) - weights_at_high;
