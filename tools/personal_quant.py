@@ -10,6 +10,7 @@ Drives the fastwave binary only (quantize --budget-mb, eval --ref); writes one C
 import argparse
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -110,6 +111,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--allocators", default="greedy-kl,myqasr,myqasr-ascending")
     p.add_argument("--speakers", default="0,1,2,3,4,5,6,7")
+    p.add_argument("--budgets", default="6,4.5,3.5,2.5",
+                   help="widths in bits: a whole width is that uniform model's size, x.5 halfway to the next")
     p.add_argument("--work", default="runs/personal_quant")
     p.add_argument("--csv", default="docs/personal-quantization.csv")
     a = p.parse_args()
@@ -131,11 +134,17 @@ def main():
             w.writerows(rows)
         os.replace(a.csv + ".tmp", a.csv)
 
-    # Budgets: the sizes of uniform 6-bit, 4.5-bit (halfway between 4 and 5) and 3.5-bit models.
+    budget_names = a.budgets.split(",")
+    # The largest uniform width that fits each budget, and the uniform widths the sizes need.
+    uniform_at = {name: int(float(name)) for name in budget_names}
+    widths = sorted({w for name in budget_names for w in (int(float(name)), math.ceil(float(name)))})
+
+    def budget_bytes(sizes):
+        return {name: (sizes[math.floor(float(name))] + sizes[math.ceil(float(name))]) // 2 for name in budget_names}
+
     pooled = ["--calib", str(data / "train"), "--calib-speaker-dirs"]
-    size = {b: uniform(a, speech, b, pooled, log, "speech").stat().st_size for b in (3, 4, 5, 6)}
-    budgets = {"6": size[6], "4.5": (size[4] + size[5]) // 2, "3.5": (size[3] + size[4]) // 2}
-    uniform_at = {"6": 6, "4.5": 4, "3.5": 3}  # the largest uniform width that fits the budget
+    size = {b: uniform(a, speech, b, pooled, log, "speech").stat().st_size for b in widths}
+    budgets = budget_bytes(size)
 
     tests = {k: clip_dir(data / "test" / str(k), a.work / "test" / str(k), a.test_seconds, soxi) for k in speakers}
     groups = {}
@@ -218,10 +227,10 @@ def main():
     for tag, model, speaker, test_dir, own, (other_name, other) in domains:
         file_tag = tag.replace(" ", "-")
         if tag == "violin":
-            sizes = {b: uniform(a, model, b, own, log, "violin").stat().st_size for b in (3, 4, 5, 6)}
+            sizes = {b: uniform(a, model, b, own, log, "violin").stat().st_size for b in widths}
         else:
             sizes = size
-        for budget_name, budget in {"6": sizes[6], "4.5": (sizes[4] + sizes[5]) // 2, "3.5": (sizes[3] + sizes[4]) // 2}.items():
+        for budget_name, budget in budget_bytes(sizes).items():
             mb = repr(budget / 2**20)  # exact: the budgets are whole bytes over 2^20
             cases = [("uniform", "uniform", a.work / f"{'violin' if tag == 'violin' else 'speech'}-uniform{uniform_at[budget_name]}.fwm")]
             for allocator, calibration, calib_args in (("greedy-kl", "own", own), ("myqasr", "own", own),
