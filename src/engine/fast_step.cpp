@@ -1,8 +1,13 @@
 #include "engine/fast_step.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <cstdlib>
+#include <new>
 #include <optional>
+
+#include <sys/mman.h>
 
 #include "engine/generators.h"
 #include "fastwave/error.h"
@@ -25,21 +30,72 @@ std::optional<kernels::IntegerMatrixView> integer_view(const kernels::Linear& l)
   return v;
 }
 
+// The codes scratch: as wide as the widest integer product's input, in whole cache lines.
+int widest_codes(const std::vector<kernels::IntegerMatrixView>& filter_gates,
+                 const std::vector<kernels::IntegerMatrixView>& residual_skips) {
+  int widest = 0;
+  for (size_t n = 0; n < filter_gates.size(); ++n) {
+    widest = std::max({widest, filter_gates[n].padded_cols, residual_skips[n].padded_cols});
+  }
+  return round_up(widest, 64);
+}
+
+// From this many streams on, the lanes kernel; below, the GEMMs over streams (a group of
+// kLanes lanes mostly empty wastes more than sharing the weight loads saves).
+constexpr int kMinLanesBatch = 2;
+
+// Stamps of computed conditioning rows, unique in the process: a stream slot of the lanes
+// layout holds the rows of the stamp it last copied.
+std::atomic<uint64_t> conditioning_stamps{0};
+
 }  // namespace
 
-FastStream::FastStream(const Network& network, const Conditioning& conditioning)
+size_t RingArena::floats_per_stream(const Network& network) {
+  const ModelConfig& c = network.config();
+  size_t floats = 0;
+  for (const auto& layer : network.packed().layers) {
+    floats += size_t(round_up(((c.kernel_size - 1) * layer.dilation + 1) * c.residual_channels, 16));
+  }
+  return floats;
+}
+
+RingArena::RingArena(const Network& network, int streams) : per_stream_(floats_per_stream(network)) {
+  const size_t bytes = per_stream_ * std::max(streams, 1) * sizeof(float);
+  constexpr size_t kHugePage = size_t(2) << 20;
+  if (bytes < kHugePage) {
+    memory_ = kernels::allocate_floats(bytes / sizeof(float));
+    return;
+  }
+  // Whole huge pages, advised before the first touch (the zeroing) so they are huge from the start.
+  const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  void* p = std::aligned_alloc(kHugePage, rounded);
+  if (!p) throw std::bad_alloc();
+  madvise(p, rounded, MADV_HUGEPAGE);  // only advice: 4 kB pages work too
+  std::memset(p, 0, rounded);
+  memory_.reset(static_cast<float*>(p));
+}
+
+FastStream::FastStream(const Network& network, const Conditioning& conditioning, float* rings)
     : conditioning_(conditioning), terms_(network.packed(), conditioning_) {
   const ModelConfig& c = network.config();
-  for (const auto& layer : network.packed().layers) {
-    rings_.emplace_back(size_t((c.kernel_size - 1) * layer.dilation + 1) * c.residual_channels);
+  if (!rings) {
+    own_rings_ = kernels::allocate_floats(RingArena::floats_per_stream(network));
+    rings = own_rings_.get();
   }
+  for (const auto& layer : network.packed().layers) {
+    const int slots = (c.kernel_size - 1) * layer.dilation + 1;
+    rings_.push_back(rings);
+    slots_.push_back(slots);
+    rings += round_up(slots * c.residual_channels, 16);
+  }
+  ring_floats_ = size_t(rings - rings_.front());
   cond_.resize(terms_.active() ? terms_.width() : 0);
   reset();
 }
 
 void FastStream::reset() {
   // Zeroed rings are the causal zero padding: slots not yet written read as zero.
-  for (auto& ring : rings_) std::fill(ring.begin(), ring.end(), 0.0f);
+  std::fill(rings_.front(), rings_.front() + ring_floats_, 0.0f);
   heads_.assign(rings_.size(), 0);
   position_ = 0;
   cond_frame_ = -1;
@@ -58,21 +114,26 @@ FastStepper::FastStepper(const Network& network, int capacity) : network_(networ
   hidden_.resize(b * c.end_channels);
   logits_.resize(b * c.classes);
 
-  const PackedModel& model = network.packed();
-  if (!network.kernels().fused_layers) return;
-  // The fused kernel when every layer is in integer formats, else the generic path.
+  // The fused kernels when every layer is in integer formats, else the generic path.
   std::vector<kernels::IntegerMatrixView> filter_gates, residual_skips;
-  int widest_codes = 0, widest_rs = 0;
-  for (const PackedLayer& layer : model.layers) {
+  for (const PackedLayer& layer : network.packed().layers) {
     const auto filter_gate = integer_view(layer.filter_gate), residual_skip = integer_view(layer.residual_skip);
     if (!filter_gate || !residual_skip) return;
     filter_gates.push_back(*filter_gate);
     residual_skips.push_back(*residual_skip);
-    widest_codes = std::max({widest_codes, filter_gate->padded_cols, residual_skip->padded_cols});
-    widest_rs = std::max(widest_rs, layer.residual_skip.rows());
   }
+  if (network.kernels().fused_layers) set_up_fused(filter_gates, residual_skips);
+  if (network.kernels().fused_layer_lanes && capacity >= kMinLanesBatch) set_up_lanes(filter_gates, residual_skips);
+}
+
+void FastStepper::set_up_fused(const std::vector<kernels::IntegerMatrixView>& filter_gates,
+                               const std::vector<kernels::IntegerMatrixView>& residual_skips) {
+  const PackedModel& model = network_.packed();
+  const ModelConfig& c = model.config;
+  int widest_rs = 0;
+  for (const PackedLayer& layer : model.layers) widest_rs = std::max(widest_rs, layer.residual_skip.rows());
   // Everything but the per-step pointers is the same at every step.
-  const int codes_width = round_up(widest_codes, 64);
+  const int codes_width = widest_codes(filter_gates, residual_skips);
   fused_codes_.reset(static_cast<uint8_t*>(kernels::allocate_aligned(2 * size_t(codes_width))));
   fused_rs_ = kernels::allocate_floats(size_t(round_up(widest_rs, 16)));
   fused_columns_ = kernels::allocate_floats(size_t(round_up(c.kernel_size * c.residual_channels, 16)));
@@ -99,6 +160,67 @@ FastStepper::FastStepper(const Network& network, int capacity) : network_(networ
   }
 }
 
+void FastStepper::set_up_lanes(const std::vector<kernels::IntegerMatrixView>& filter_gates,
+                               const std::vector<kernels::IntegerMatrixView>& residual_skips) {
+  using kernels::kLanes;
+  const PackedModel& model = network_.packed();
+  const ModelConfig& c = model.config;
+  const int layers = c.num_layers(), k = c.kernel_size, groups = (capacity_ + kLanes - 1) / kLanes;
+  const size_t lanes = size_t(groups) * kLanes;
+  int widest_rs = 0;
+  size_t widest_weights = 0;
+  for (int n = 0; n < layers; ++n) {
+    widest_rs = std::max(widest_rs, model.layers[n].residual_skip.rows());
+    for (const auto* m : {&filter_gates[n], &residual_skips[n]}) {
+      const int rows = m->is_int4 ? m->int4.rows : m->int8.rows;
+      widest_weights = std::max(widest_weights, size_t(round_up(rows, kernels::kPanelRows)) * m->padded_cols);
+    }
+  }
+  const int codes_width = widest_codes(filter_gates, residual_skips);
+  auto lane_rows = [](size_t rows) { return kernels::allocate_floats(rows * kLanes); };
+  lanes_columns_ = lane_rows(size_t(k) * c.residual_channels);
+  lanes_pre_ = lane_rows(size_t(model.pre_width()));
+  lanes_z_ = lane_rows(size_t(c.dilation_channels));
+  lanes_residual_ = lane_rows(size_t(c.residual_channels));
+  lanes_rs_ = lane_rows(size_t(widest_rs));
+  lanes_codes_.reset(static_cast<int32_t*>(kernels::allocate_aligned(size_t(codes_width) * kLanes)));
+  auto weights = [&] { return kernels::AlignedArray<int8_t>(static_cast<int8_t*>(kernels::allocate_aligned(widest_weights))); };
+  lanes_filter_gate_weights_ = weights();
+  lanes_residual_skip_weights_ = weights();
+  lanes_skip_ = kernels::allocate_floats(size_t(c.skip_channels) * lanes);
+  if (network_.packed().config.has_global() || network_.packed().config.has_local()) {
+    lanes_conditioning_ = kernels::allocate_floats(size_t(layers) * model.pre_width() * lanes);
+  }
+  lanes_conditioning_stamps_.assign(lanes, 0);
+  lanes_taps_.resize(size_t(layers) * capacity_ * k);
+  lanes_residuals_.resize(size_t(layers) * capacity_);
+  lanes_args_.resize(layers);
+  for (int n = 0; n < layers; ++n) {
+    kernels::LanesLayerArgs& a = lanes_args_[n];
+    a.taps = &lanes_taps_[size_t(n) * capacity_ * k];
+    a.residual = n + 1 < layers ? &lanes_residuals_[size_t(n) * capacity_] : nullptr;
+    a.conditioning = lanes_conditioning_ ? lanes_conditioning_.get() + size_t(n) * model.pre_width() * lanes : nullptr;
+    a.skip = lanes_skip_.get();
+    a.kernel_size = k;
+    a.residual_channels = c.residual_channels;
+    a.dilation_channels = c.dilation_channels;
+    a.filter_gate = filter_gates[n];
+    a.residual_skip = residual_skips[n];
+    a.skip_offset = model.layers[n].skip_offset;
+    a.skip_channels = c.skip_channels;
+    a.scratch = {lanes_columns_.get(), lanes_codes_.get(), lanes_pre_.get(), lanes_z_.get(), lanes_residual_.get(),
+                 lanes_rs_.get(), lanes_filter_gate_weights_.get(), lanes_residual_skip_weights_.get()};
+  }
+}
+
+float* FastStepper::ring_slot(FastStream& s, int layer, int back) const {
+  // A ring has (k-1)*dilation+1 slots; `back` slots before the head.
+  const int slots = (network_.config().kernel_size - 1) * network_.packed().layers[layer].dilation + 1;
+  int at = s.heads_[layer] - back;
+  if (at < 0) at += slots;
+  return s.rings_[layer] + size_t(at) * network_.config().residual_channels;
+}
+
 std::span<const float> FastStepper::logits(int b) const {
   const int classes = network_.config().classes;
   return {logits_.data() + size_t(b) * classes, size_t(classes)};
@@ -120,13 +242,17 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
     if (s.terms_.active() && s.terms_.frame_of(s.position_) != s.cond_frame_) {
       s.cond_frame_ = s.terms_.frame_of(s.position_);
       s.terms_.compute(s.cond_frame_, s.cond_frame_ + 1, s.cond_.data());
+      s.cond_stamp_ = ++conditioning_stamps;
     }
   }
 
-  // One stream: the fused kernel. Several: GEMMs over the streams, which load each weight
-  // once for all of them (the fused kernel stream by stream measured slower from 2 streams).
+  // One stream: the fused kernel. Several: the lanes kernel, which loads each weight once
+  // for kLanes streams, else GEMMs over the streams (the fused kernel stream by stream
+  // measured slower from 2 streams).
   if (batch == 1 && !fused_args_.empty()) {
     fused_layers(streams, ids);
+  } else if (batch >= kMinLanesBatch && !lanes_args_.empty()) {
+    lanes_layers(streams, ids);
   } else {
     for (int b = 0; b < batch; ++b) {
       std::memcpy(&x_[size_t(b) * res], &model.embedding[size_t(ids[b]) * res], res * sizeof(float));
@@ -148,14 +274,8 @@ void FastStepper::fused_layers(std::span<FastStream* const> streams, std::span<c
   const int res = c.residual_channels, k = c.kernel_size, layers = c.num_layers(), pre_width = model.pre_width();
   const int batch = int(streams.size());
   // The residual stream lives in the rings: the embedding goes straight into the first
-  // layer's ring, and each layer writes its output into the next layer's ring. A ring has
-  // (k-1)*dilation+1 slots; `back` slots before the head.
-  auto slot = [&](FastStream& s, int layer, int back) {
-    const int slots = (k - 1) * model.layers[layer].dilation + 1;
-    int at = s.heads_[layer] - back;
-    if (at < 0) at += slots;
-    return s.rings_[layer].data() + size_t(at) * res;
-  };
+  // layer's ring, and each layer writes its output into the next layer's ring.
+  auto slot = [&](FastStream& s, int layer, int back) { return ring_slot(s, layer, back); };
   // Points every layer's arguments at stream b's state and moves its ring heads on.
   auto prepare = [&](int b) {
     FastStream& s = *streams[b];
@@ -182,6 +302,65 @@ void FastStepper::fused_layers(std::span<FastStream* const> streams, std::span<c
   }
 }
 
+void FastStepper::lanes_layers(std::span<FastStream* const> streams, std::span<const int> ids) {
+  using kernels::kLanes;
+  const PackedModel& model = network_.packed();
+  const ModelConfig& c = model.config;
+  const int res = c.residual_channels, k = c.kernel_size, layers = c.num_layers(), pre_width = model.pre_width();
+  const int batch = int(streams.size()), groups = (batch + kLanes - 1) / kLanes;
+  const size_t all_lanes = size_t((capacity_ + kLanes - 1) / kLanes) * kLanes;
+  for (int b = 0; b < batch; ++b) {
+    FastStream& s = *streams[b];
+    std::memcpy(ring_slot(s, 0, 0), &model.embedding[size_t(ids[b]) * res], res * sizeof(float));
+    // Conditioning rows change once per frame: copied into the stream's lane only then.
+    if (lanes_conditioning_ && lanes_conditioning_stamps_[b] != s.cond_stamp_) {
+      lanes_conditioning_stamps_[b] = s.cond_stamp_;
+      float* lane = lanes_conditioning_.get() + size_t(b / kLanes) * pre_width * kLanes + b % kLanes;
+      for (int n = 0; n < layers; ++n) {
+        const float* rows = &s.cond_[size_t(n) * pre_width];
+        float* out = lane + size_t(n) * pre_width * all_lanes;
+        for (int i = 0; i < pre_width; ++i) out[size_t(i) * kLanes] = rows[i];
+      }
+    }
+    for (int n = 0; n < layers; ++n) {
+      const int dilation = model.layers[n].dilation;
+      const float** taps = &lanes_taps_[(size_t(n) * capacity_ + b) * k];
+      for (int j = 0; j < k; ++j) taps[j] = ring_slot(s, n, (k - 1 - j) * dilation);
+      if (n + 1 < layers) lanes_residuals_[size_t(n) * capacity_ + b] = ring_slot(s, n + 1, 0);
+      const int slots = (k - 1) * dilation + 1;
+      s.heads_[n] = s.heads_[n] + 1 == slots ? 0 : s.heads_[n] + 1;
+    }
+  }
+  std::fill(lanes_skip_.get(), lanes_skip_.get() + size_t(groups) * c.skip_channels * kLanes, 0.0f);
+  // A layer's past taps were written `dilation` steps ago and have left the caches: they
+  // are fetched while the layer before runs (the last tap, the residual output of that
+  // layer, for writing).
+  const size_t tap_bytes = size_t(res) * sizeof(float);
+  auto prefetch_taps = [&](int n) {
+    const float* const* taps = &lanes_taps_[size_t(n) * capacity_ * k];
+    for (int b = 0; b < batch; ++b) {
+      for (int j = 0; j < k; ++j) {
+        const char* tap = reinterpret_cast<const char*>(taps[size_t(b) * k + j]);
+        for (size_t line = 0; line < tap_bytes; line += 64) {
+          if (j + 1 < k) __builtin_prefetch(tap + line, 0);
+          else __builtin_prefetch(tap + line, 1);
+        }
+      }
+    }
+  };
+  prefetch_taps(0);
+  for (int n = 0; n < layers; ++n) {
+    if (n + 1 < layers) prefetch_taps(n + 1);
+    lanes_args_[n].streams = batch;
+    network_.kernels().fused_layer_lanes(lanes_args_[n]);
+  }
+  for (int b = 0; b < batch; ++b) {
+    const float* lane = lanes_skip_.get() + size_t(b / kLanes) * c.skip_channels * kLanes + b % kLanes;
+    float* skip = &skip_[size_t(b) * c.skip_channels];
+    for (int i = 0; i < c.skip_channels; ++i) skip[i] = lane[size_t(i) * kLanes];
+  }
+}
+
 void FastStepper::generic_layers(std::span<FastStream* const> streams) {
   const PackedModel& model = network_.packed();
   const kernels::KernelTable& kernels = network_.kernels();
@@ -194,8 +373,8 @@ void FastStepper::generic_layers(std::span<FastStream* const> streams) {
     const PackedLayer& layer = model.layers[n];
     for (int b = 0; b < batch; ++b) {
       FastStream& s = *streams[b];
-      std::vector<float>& ring = s.rings_[n];
-      const int slots = int(ring.size()) / res;
+      float* ring = s.rings_[n];
+      const int slots = s.slots_[n];
       const int head = s.heads_[n];
       std::memcpy(&ring[size_t(head) * res], &x_[size_t(b) * res], res * sizeof(float));
       float* columns = &columns_[size_t(b) * kres];

@@ -14,11 +14,28 @@
 
 namespace fastwave {
 
+// Memory for the rings of many streams in one block, on huge pages where the OS allows
+// them: a step touches two slots of every ring of every stream, and on 4 kB pages the
+// rings of dozens of streams overflow the TLB.
+class RingArena {
+ public:
+  RingArena(const Network& network, int streams);
+  // The floats of one stream's rings: every layer's ring, each starting on a cache line.
+  static size_t floats_per_stream(const Network& network);
+  float* stream(int i) const { return memory_.get() + size_t(i) * per_stream_; }
+
+ private:
+  size_t per_stream_;
+  kernels::AlignedFloats memory_;
+};
+
 // What one stream remembers: its ring buffers, position and conditioning. Not movable
 // (the conditioning terms point at the conditioning it owns).
 class FastStream {
  public:
-  FastStream(const Network& network, const Conditioning& conditioning);
+  // The rings live in `rings` (RingArena::floats_per_stream floats, 64-byte aligned) when
+  // given, else in memory of the stream's own.
+  FastStream(const Network& network, const Conditioning& conditioning, float* rings = nullptr);
   FastStream(const FastStream&) = delete;
   FastStream& operator=(const FastStream&) = delete;
 
@@ -30,10 +47,14 @@ class FastStream {
   friend class FastStepper;
   Conditioning conditioning_;
   ConditioningTerms terms_;
-  std::vector<std::vector<float>> rings_;  // per layer, slots x residual_channels
+  kernels::AlignedFloats own_rings_;
+  std::vector<float*> rings_;              // per layer, slots x residual_channels
+  std::vector<int> slots_;                 // per layer
+  size_t ring_floats_ = 0;
   std::vector<int> heads_;                 // per layer, the slot of the current position
   std::vector<float> cond_;                // this position's conditioning rows (all layers)
   int64_t cond_frame_ = -1;
+  uint64_t cond_stamp_ = 0;                // unique per computation of cond_ (0: none yet)
   int64_t position_ = 0;
 };
 
@@ -51,8 +72,16 @@ class FastStepper {
  private:
   // Every layer through the kernel table's fused layer kernel, one stream at a time.
   void fused_layers(std::span<FastStream* const> streams, std::span<const int> ids);
+  // Every layer through the kernel table's lanes kernel, the streams side by side.
+  void lanes_layers(std::span<FastStream* const> streams, std::span<const int> ids);
   // Every layer as GEMMs over the streams, through Linear: any weight format.
   void generic_layers(std::span<FastStream* const> streams);
+  // Slot `back` positions before stream s's head in its ring of `layer`.
+  float* ring_slot(FastStream& s, int layer, int back) const;
+  void set_up_fused(const std::vector<kernels::IntegerMatrixView>& filter_gates,
+                    const std::vector<kernels::IntegerMatrixView>& residual_skips);
+  void set_up_lanes(const std::vector<kernels::IntegerMatrixView>& filter_gates,
+                    const std::vector<kernels::IntegerMatrixView>& residual_skips);
 
   const Network& network_;
   int capacity_;
@@ -65,6 +94,18 @@ class FastStepper {
   std::vector<const float*> fused_taps_;
   kernels::AlignedArray<uint8_t> fused_codes_;
   kernels::AlignedFloats fused_rs_, fused_columns_, fused_pre_, fused_z_;
+  // The lanes kernel's arguments for every layer (empty when the table has no lanes kernel
+  // or some layer is not in integer formats), the per-stream pointers they point at, the
+  // streams' skip sums and conditioning side by side, and scratch.
+  std::vector<kernels::LanesLayerArgs> lanes_args_;
+  std::vector<const float*> lanes_taps_;  // [layers][capacity][kernel_size]
+  std::vector<float*> lanes_residuals_;   // [layers][capacity]
+  kernels::AlignedFloats lanes_skip_;          // [groups][skip][kLanes]
+  kernels::AlignedFloats lanes_conditioning_;  // [layers][groups][2*dilation][kLanes]
+  std::vector<uint64_t> lanes_conditioning_stamps_;  // per stream slot: whose rows it holds
+  kernels::AlignedFloats lanes_columns_, lanes_pre_, lanes_z_, lanes_residual_, lanes_rs_;
+  kernels::AlignedArray<int32_t> lanes_codes_;
+  kernels::AlignedArray<int8_t> lanes_filter_gate_weights_, lanes_residual_skip_weights_;
 };
 
 }  // namespace fastwave

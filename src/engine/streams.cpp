@@ -70,6 +70,7 @@ std::vector<std::vector<int>> generate_streams(const Network& network, std::span
   const ModelConfig& config = network.config();
   if (options.threads < 1) throw Error("threads must be at least 1");
   std::vector<std::vector<int>> out(requests.size());
+  const RingArena rings(network, int(requests.size()));  // outlives the lanes' streams
   std::vector<Lane> lanes;
   lanes.reserve(requests.size());
   int64_t total = 0;
@@ -80,7 +81,7 @@ std::vector<std::vector<int>> generate_streams(const Network& network, std::span
     r.conditioning.check(config);
     out[i].reserve(size_t(r.samples));
     lanes.push_back({&r, r.prime.empty() ? std::vector<int>{config.classes / 2} : r.prime,
-                     std::make_unique<FastStream>(network, r.conditioning), UniformSource(r.seed), &out[i]});
+                     std::make_unique<FastStream>(network, r.conditioning, rings.stream(int(i))), UniformSource(r.seed), &out[i]});
     total += r.samples;
   }
   if (lanes.empty()) return out;

@@ -131,6 +131,46 @@ struct FusedLayerArgs {
   float* z;
 };
 
+// Many streams side by side: the many-streams step computes groups of kLanes streams, each
+// stream in one lane of every vector, so per-stream work (quantization scales, gate, sums)
+// runs down the lanes with no horizontal reductions, and each weight, broadcast to all
+// lanes, is loaded once for kLanes streams.
+inline constexpr int kLanes = 16;
+
+// Scratch of the lanes kernel, 64-byte aligned, for the widest layer of a call (sizes in
+// elements; "quads" = codes_width/4 with codes_width >= every padded_cols, a multiple of 4):
+struct LanesScratch {
+  float* columns;   // [kernel_size*residual][kLanes]
+  int32_t* codes;   // [quads][kLanes]
+  float* pre;       // [2*dilation][kLanes]
+  float* z;         // [dilation][kLanes]
+  float* residual;  // [residual][kLanes]
+  float* rs;        // [rows of the widest residual_skip][kLanes] (the reference's per-stream rows)
+  // int4 matrices unpacked to the int8 layout, once per call: each holds
+  // panels*16 * padded_cols bytes of its matrix.
+  int8_t* filter_gate_weights;
+  int8_t* residual_skip_weights;
+};
+
+// One WaveNet layer of the fast step for `streams` streams, each computed exactly as
+// FusedLayerArgs specifies (so bit for bit the stream stepped alone), with the data that
+// changes per stream laid out side by side: stream s is lane s % kLanes of group s / kLanes.
+// Lanes past `streams` in the last group compute on zeros and write nothing outside the
+// lanes layouts.
+struct LanesLayerArgs {
+  int streams;
+  const float* const* taps;  // [streams][kernel_size] pointers to residual_channels floats
+  float* const* residual;    // [streams] outputs (may be the stream's last tap), or null:
+                             // the last layer has no residual rows
+  const float* conditioning; // [groups][2*dilation][kLanes], or null
+  float* skip;               // [groups][skip_channels][kLanes], accumulated
+  int kernel_size, residual_channels, dilation_channels;
+  IntegerMatrixView filter_gate;    // [2*dilation, kernel_size*residual]
+  IntegerMatrixView residual_skip;  // [residual + skip or skip only, dilation]
+  int skip_offset, skip_channels;   // skip_offset: residual_channels, or 0 in the last layer
+  LanesScratch scratch;
+};
+
 struct KernelTable {
   const char* name;  // "ref", "avx2", "avx512"
   // y[n*ldy + r] = sum_c W[r][c] * x[n*ldx + c] + bias[r], for n < count, r < rows.
@@ -168,6 +208,10 @@ struct KernelTable {
   // no scratch to find, and an implementation may overlap a layer's skip rows with the next
   // layer (the skip sums still happen in layer order, so the result is the same bits).
   void (*fused_layers)(const FusedLayerArgs* layers, int count);
+
+  // One layer for many streams side by side (see LanesLayerArgs); null where no kernel of
+  // this ISA exists, and then the step takes its GEMM path.
+  void (*fused_layer_lanes)(const LanesLayerArgs& layer);
 };
 
 const KernelTable& reference_kernels();

@@ -1,43 +1,12 @@
 // AVX-512 kernels (F/BW/DQ/VL). This file alone is compiled with AVX-512 flags.
 #include <immintrin.h>
 
+#include "kernels/avx512_inline.h"
 #include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
 
 namespace fastwave::kernels {
 namespace {
-
-// exp(x) to about 1 ulp over the float range: Cody-Waite reduction by ln 2, a degree-5
-// polynomial (Cephes expf coefficients) on [-ln2/2, ln2/2], and scalef for 2^n.
-inline __m512 exp_avx512(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  const __m512 r2 = _mm512_mul_ps(r, r);
-  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, r2, r), _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(y, n);
-}
-
-// tanh(f) * sigmoid(g) = (1 - e^-2f) / ((1 + e^-2f) (1 + e^-g)): one division for both.
-// Clamping f >= -9 and g >= -40 keeps the product finite; tanh(-9) and sigmoid(-40) differ
-// from their limits by less than 3e-8.
-inline __m512 gated_avx512(__m512 f, __m512 g) {
-  const __m512 one = _mm512_set1_ps(1.0f);
-  f = _mm512_max_ps(f, _mm512_set1_ps(-9.0f));
-  g = _mm512_max_ps(g, _mm512_set1_ps(-40.0f));
-  const __m512 e_f = exp_avx512(_mm512_mul_ps(f, _mm512_set1_ps(-2.0f)));
-  const __m512 e_g = exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), g));
-  const __m512 denominator = _mm512_mul_ps(_mm512_add_ps(one, e_f), _mm512_add_ps(one, e_g));
-  return _mm512_div_ps(_mm512_sub_ps(one, e_f), denominator);
-}
 
 void gated_activation_avx512(const float* pre, int channels, float* z) {
   for (int i = 0; i < channels; i += 16) {
@@ -177,23 +146,9 @@ void gemm_bf16_avx512(const Bf16View& w, const uint16_t* x, int ldx, int count, 
   }
 }
 
-inline __mmask16 first_lanes(int valid) {
-  return valid >= 16 ? __mmask16(0xFFFF) : valid <= 0 ? __mmask16(0) : __mmask16((1u << valid) - 1);
-}
-
-// The dynamic activation scale from max|x|, as quantize_u8_ref computes it.
-inline float scale_of_max(float max) { return max > 1e-30f ? max / 127.0f : 1.0f; }
-
 inline __m512 max_abs_avx512(const float* x, int n, __m512 max) {
   for (int c = 0; c < n; c += 16) max = _mm512_max_ps(max, _mm512_abs_ps(_mm512_maskz_loadu_ps(first_lanes(n - c), x + c)));
   return max;
-}
-
-// u8 codes of 16 values: clamp(round(v * inverse)) + 128; lanes outside `m` get 128 (zero).
-inline __m512i codes_avx512(__m512 v, __m512 inverse, __mmask16 m) {
-  v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inverse), _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
-  const __m512i offset = _mm512_set1_epi32(128);
-  return _mm512_mask_add_epi32(offset, m, _mm512_cvtps_epi32(v), offset);  // MXCSR: nearest even
 }
 
 void quantize_codes_avx512(const float* x, int n, int n_padded, float scale, uint8_t* out) {
@@ -309,12 +264,6 @@ void gemm_int8_avx512(const Int8View& w, const uint8_t* x, int ldx, const float*
     for (; p + 4 <= w.panels; p += 4) gemm_int8_tile<4>(w, p, x + size_t(n) * ldx, x_scale[n], y + size_t(n) * ldy);
     for (; p < w.panels; ++p) gemm_int8_tile<1>(w, p, x + size_t(n) * ldx, x_scale[n], y + size_t(n) * ldy);
   }
-}
-
-// Nibbles to signed bytes: (v ^ 8) - 8 maps 0..15 to 0..7, -8..-1.
-inline __m512i signed_nibbles(__m512i v) {
-  const __m512i eight = _mm512_set1_epi8(8);
-  return _mm512_sub_epi8(_mm512_xor_si512(v, eight), eight);
 }
 
 template <int P, bool kWholePanels = false>
@@ -606,6 +555,9 @@ void fused_layers_avx512(const FusedLayerArgs* layers, int count) {
 
 }  // namespace
 
+// In kernels_avx512_lanes.cpp.
+void fused_layer_lanes_avx512(const LanesLayerArgs& layer);
+
 // Kernels needing VNNI or BF16 come from the AVX2 table on AVX-512 CPUs that lack them.
 const KernelTable* avx512_kernels() {
   static const KernelTable* table = [] () -> const KernelTable* {
@@ -622,7 +574,8 @@ const KernelTable* avx512_kernels() {
                                f.avx512_vnni ? gemm_int8_avx512 : avx2->gemm_int8,
                                f.avx512_vnni ? gemm_int4_avx512 : avx2->gemm_int4,
                                accumulate_avx512,
-                               f.avx512_vnni ? fused_layers_avx512 : avx2->fused_layers};
+                               f.avx512_vnni ? fused_layers_avx512 : avx2->fused_layers,
+                               f.avx512_vnni ? fused_layer_lanes_avx512 : avx2->fused_layer_lanes};
     return &t;
   }();
   return table;

@@ -176,12 +176,49 @@ void fused_layers_ref(const FusedLayerArgs* layers, int count) {
   for (int n = 0; n < count; ++n) fused_layer_ref(layers[n]);
 }
 
+// The specification of the lanes layer: fused_layer_ref for each stream in turn, its
+// conditioning and skip sums read from and written to its lane.
+void fused_layer_lanes_ref(const LanesLayerArgs& a) {
+  const int k = a.kernel_size, dil = a.dilation_channels;
+  for (int s = 0; s < a.streams; ++s) {
+    const int group = s / kLanes, lane = s % kLanes;
+    FusedLayerArgs one{};
+    one.taps = a.taps + size_t(s) * k;
+    one.kernel_size = k;
+    one.residual_channels = a.residual_channels;
+    one.dilation_channels = dil;
+    one.filter_gate = a.filter_gate;
+    one.residual_skip = a.residual_skip;
+    one.skip_offset = a.skip_offset;
+    one.skip_channels = a.skip_channels;
+    one.residual = a.residual ? a.residual[s] : nullptr;
+    // The stream's conditioning and skip sums, gathered from its lane and put back after.
+    float* conditioning = a.scratch.z;  // dil floats of z follow the 2*dil of conditioning
+    if (a.conditioning) {
+      for (int i = 0; i < 2 * dil; ++i) conditioning[i] = a.conditioning[(size_t(group) * 2 * dil + i) * kLanes + lane];
+      one.conditioning = conditioning;
+    }
+    const int rs_rows = a.residual_skip.is_int4 ? a.residual_skip.int4.rows : a.residual_skip.int8.rows;
+    float* skip = a.scratch.rs + rs_rows;
+    float* lanes_skip = a.skip + size_t(group) * a.skip_channels * kLanes + lane;
+    for (int i = 0; i < a.skip_channels; ++i) skip[i] = lanes_skip[size_t(i) * kLanes];
+    one.skip = skip;
+    one.codes = reinterpret_cast<uint8_t*>(a.scratch.codes);
+    one.columns = a.scratch.columns;
+    one.pre = a.scratch.pre;
+    one.z = conditioning + 2 * dil;
+    one.rs = a.scratch.rs;
+    fused_layer_ref(one);
+    for (int i = 0; i < a.skip_channels; ++i) lanes_skip[size_t(i) * kLanes] = skip[i];
+  }
+}
+
 }  // namespace
 
 const KernelTable& reference_kernels() {
   static const KernelTable table{"ref",          gemm_f32_ref,  gated_activation_ref, scaled_exp_ref, convert_bf16_ref,
                                  gemm_bf16_ref,  quantize_u8_ref, gemm_int8_ref,      gemm_int4_ref,
-                                 accumulate_ref, fused_layers_ref};
+                                 accumulate_ref, fused_layers_ref, fused_layer_lanes_ref};
   return table;
 }
 

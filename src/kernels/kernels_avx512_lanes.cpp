@@ -1,0 +1,259 @@
+// The AVX-512 (VNNI) lanes kernel: one WaveNet layer for groups of 16 streams, stream l
+// of a group in lane l of every vector (see LanesLayerArgs). The products broadcast each
+// row's 4 weight bytes to the 16 lanes and multiply them into the 16 streams' activation
+// codes, so every weight is loaded once per group; quantization scales, the gate and the
+// sums run down the lanes. Compiled with AVX-512 flags, like kernels_avx512.cpp.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/avx512_inline.h"
+#include "kernels/kernels.h"
+
+namespace fastwave::kernels {
+namespace {
+
+static_assert(kLanes == 16, "one lane of a 512-bit float vector per stream");
+
+// r[c] = old column c: a 16x16 transpose in registers (64 shuffles).
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // per 128-bit block: rows i..i+3 of columns 4b+0..3
+    const __m512d t0 = _mm512_castps_pd(t[i]), t1 = _mm512_castps_pd(t[i + 1]);
+    const __m512d t2 = _mm512_castps_pd(t[i + 2]), t3 = _mm512_castps_pd(t[i + 3]);
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+  }
+  for (int e = 0; e < 4; ++e) {  // a 4x4 transpose of 128-bit blocks
+    const __m512 u0 = _mm512_shuffle_f32x4(r[e], r[4 + e], 0x44), u1 = _mm512_shuffle_f32x4(r[e], r[4 + e], 0xEE);
+    const __m512 u2 = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0x44), u3 = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0xEE);
+    t[e] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+    t[4 + e] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
+    t[8 + e] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+    t[12 + e] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
+  }
+  for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
+
+inline __m512 load_lane(const float* p, int valid) {
+  return valid >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(first_lanes(valid), p);
+}
+
+// The scale of each lane's codes (static, or max|x| / 127 as quantize_u8_ref) and its inverse.
+struct LaneScales {
+  __m512 scale, inverse;
+};
+
+inline LaneScales lane_scales(float input_scale, __m512 max_abs) {
+  __m512 scale;
+  if (input_scale > 0.0f) {
+    scale = _mm512_set1_ps(input_scale);
+  } else {
+    const __mmask16 nonzero = _mm512_cmp_ps_mask(max_abs, _mm512_set1_ps(1e-30f), _CMP_GT_OQ);
+    scale = _mm512_mask_div_ps(_mm512_set1_ps(1.0f), nonzero, max_abs, _mm512_set1_ps(127.0f));
+  }
+  return {scale, _mm512_div_ps(_mm512_set1_ps(1.0f), scale)};
+}
+
+// Codes of `n` rows of lanes (rows past n, up to padded_cols, are the zero code 128),
+// four consecutive rows packed into each lane's 32-bit quad, the u8 operand of vpdpbusd.
+void lane_codes(const float* rows, int n, int padded_cols, __m512 inverse, int32_t* codes) {
+  for (int q = 0; q < padded_cols / 4; ++q) {
+    __m512i quad = _mm512_setzero_si512();
+    for (int e = 0; e < 4; ++e) {
+      const int row = 4 * q + e;
+      const __m512i code = row < n ? codes_avx512(_mm512_load_ps(rows + size_t(row) * kLanes), inverse, 0xFFFF)
+                                   : _mm512_set1_epi32(128);
+      quad = _mm512_or_si512(quad, _mm512_slli_epi32(code, 8 * e));
+    }
+    _mm512_store_si512(codes + size_t(q) * kLanes, quad);
+  }
+}
+
+// int4 weights unpacked into the int8 layout (panel, quad, row, byte), so that the
+// products below read 4 signed bytes per row and quad whatever the format.
+void unpack_int4(const Int4View& w, int8_t* out) {
+  const int octets = w.groups * w.group_size / 8;
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  for (size_t block = 0; block < size_t(w.panels) * octets; ++block) {
+    const __m512i packed = _mm512_load_si512(w.data + block * 64);
+    _mm512_store_si512(out + block * 128, signed_nibbles(_mm512_and_si512(packed, low_nibbles)));
+    _mm512_store_si512(out + block * 128 + 64, signed_nibbles(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles)));
+  }
+}
+
+// A matrix as the lanes products read it: int8 weights (int4 ones unpacked) and the
+// parameters of its format.
+struct LaneMatrix {
+  const IntegerMatrixView* m;
+  const int8_t* weights;
+  int rows, panels, quads;
+};
+
+LaneMatrix lane_matrix(const IntegerMatrixView& m, int8_t* unpacked) {
+  if (!m.is_int4) return {&m, m.int8.data, m.int8.rows, m.int8.panels, m.int8.quads};
+  unpack_int4(m.int4, unpacked);
+  return {&m, unpacked, m.int4.rows, m.int4.panels, m.int4.groups * m.int4.group_size / 4};
+}
+
+// acc + the products of x's u8 quads with the s8 quad at w broadcast to every lane. Inline
+// assembly: with the intrinsic, GCC 12 copies the accumulators between registers around
+// every vpdpbusd of the unrolled loop, and does not fold the broadcast into it.
+inline __m512i dpbusd_broadcast(__m512i acc, __m512i x, const int32_t* w) {
+  asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(x), "m"(*w));
+  return acc;
+}
+
+// Integer sums of one panel's 16 rows over quads [q0, q1): sums[i] = sum_q dpbusd(x_q, w_iq).
+// The accumulators stay in registers (fully unrolled, constant indices) and are stored
+// once at the end, so that the rows' epilogues may index them at run time.
+inline void panel_sums(const int32_t* panel, const int32_t* codes, int q0, int q1, __m512i sums[kPanelRows]) {
+  __m512i acc[kPanelRows];
+#pragma GCC unroll 16
+  for (int i = 0; i < kPanelRows; ++i) acc[i] = _mm512_setzero_si512();
+  for (int q = q0; q < q1; ++q) {
+    const __m512i x = _mm512_load_si512(codes + size_t(q) * kLanes);
+    const int32_t* w = panel + size_t(q) * kPanelRows;
+#pragma GCC unroll 16
+    for (int i = 0; i < kPanelRows; ++i) acc[i] = dpbusd_broadcast(acc[i], x, w + i);
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < kPanelRows; ++i) _mm512_store_si512(&sums[i], acc[i]);
+}
+
+// y = W x for the 16 lanes, row by row: out(r, y_r) for r < rows, each lane as gemm_int8
+// or gemm_int4 computes it for its stream.
+template <class Out>
+void lane_products(const LaneMatrix& w, const int32_t* codes, __m512 x_scale, Out&& out) {
+  const IntegerMatrixView& m = *w.m;
+  alignas(64) __m512i sums[kPanelRows];
+  for (int p = 0; p < w.panels; ++p) {
+    const int32_t* panel = reinterpret_cast<const int32_t*>(w.weights) + size_t(p) * w.quads * kPanelRows;
+    const int valid = w.rows - p * kPanelRows < kPanelRows ? w.rows - p * kPanelRows : kPanelRows;
+    if (!m.is_int4) {
+      const Int8View& v = m.int8;
+      panel_sums(panel, codes, 0, w.quads, sums);
+      for (int i = 0; i < valid; ++i) {
+        const int r = p * kPanelRows + i;
+        const __m512 sum = _mm512_cvtepi32_ps(_mm512_sub_epi32(sums[i], _mm512_set1_epi32(v.correction[r])));
+        out(r, _mm512_fmadd_ps(sum, _mm512_mul_ps(x_scale, _mm512_set1_ps(v.scale[r])), _mm512_set1_ps(v.bias[r])));
+      }
+      continue;
+    }
+    // int4: per group an integer sum, then the float accumulation in group order.
+    const Int4View& v = m.int4;
+    const int quads_per_group = v.group_size / 4;
+    alignas(64) __m512 acc[kPanelRows];
+    for (int i = 0; i < kPanelRows; ++i) acc[i] = _mm512_setzero_ps();
+    for (int g = 0; g < v.groups; ++g) {
+      panel_sums(panel, codes, g * quads_per_group, (g + 1) * quads_per_group, sums);
+      for (int i = 0; i < kPanelRows; ++i) {
+        const size_t at = (size_t(p) * v.groups + g) * kPanelRows + i;
+        const __m512 s = _mm512_mul_ps(x_scale, _mm512_set1_ps(v.scale[at]));
+        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sums[i], _mm512_set1_epi32(v.correction[at]))), s, acc[i]);
+      }
+    }
+    for (int i = 0; i < valid; ++i) {
+      const int r = p * kPanelRows + i;
+      out(r, _mm512_add_ps(acc[i], _mm512_set1_ps(v.bias[r])));
+    }
+  }
+}
+
+// Rows [0, channels) of `lanes` streams' vectors, transposed into rows of lanes:
+// out[(c*stride + offset)*16 + l] = x[l][c]; lanes past `lanes` read as zero. Returns max|x|.
+__m512 gather_lanes(const float* const* x, int x_step, int lanes, int channels, int stride, int offset, float* out,
+                    __m512 max_abs) {
+  for (int c0 = 0; c0 < channels; c0 += 16) {
+    __m512 r[16];
+    for (int l = 0; l < 16; ++l) r[l] = l < lanes ? load_lane(x[size_t(l) * x_step] + c0, channels - c0) : _mm512_setzero_ps();
+    transpose16(r);
+    for (int c = 0; c < 16 && c0 + c < channels; ++c) {
+      _mm512_store_ps(out + (size_t(c0 + c) * stride + offset) * kLanes, r[c]);
+      max_abs = _mm512_max_ps(max_abs, _mm512_abs_ps(r[c]));
+    }
+  }
+  return max_abs;
+}
+
+// The inverse: rows of lanes back into each stream's vector, for lanes < `lanes`.
+void scatter_lanes(const float* rows, int channels, int lanes, float* const* out) {
+  for (int c0 = 0; c0 < channels; c0 += 16) {
+    __m512 r[16];
+    for (int c = 0; c < 16; ++c) r[c] = c0 + c < channels ? _mm512_load_ps(rows + size_t(c0 + c) * kLanes) : _mm512_setzero_ps();
+    transpose16(r);
+    const int valid = channels - c0;
+    for (int l = 0; l < lanes; ++l) {
+      if (valid >= 16) _mm512_storeu_ps(out[l] + c0, r[l]);
+      else _mm512_mask_storeu_ps(out[l] + c0, first_lanes(valid), r[l]);
+    }
+  }
+}
+
+// One group of up to 16 streams through the layer.
+void layer_group(const LanesLayerArgs& a, const LaneMatrix& filter_gate, const LaneMatrix& residual_skip, int group) {
+  const int k = a.kernel_size, res = a.residual_channels, dil = a.dilation_channels;
+  const int first = group * kLanes, lanes = a.streams - first < kLanes ? a.streams - first : kLanes;
+  const LanesScratch& s = a.scratch;
+
+  // The taps in im2col order (column c*k + j is channel c of tap j), quantized.
+  __m512 max_abs = _mm512_setzero_ps();
+  for (int j = 0; j < k; ++j) max_abs = gather_lanes(a.taps + size_t(first) * k + j, k, lanes, res, k, j, s.columns, max_abs);
+  const LaneScales x = lane_scales(a.filter_gate.input_scale, max_abs);
+  lane_codes(s.columns, k * res, a.filter_gate.padded_cols, x.inverse, s.codes);
+
+  // pre = filter_gate(x) (+ conditioning), then z = gate(pre), quantized. The epilogues
+  // capture pointers by value: through references they would be reloaded after every store.
+  const float* conditioning = a.conditioning ? a.conditioning + size_t(group) * 2 * dil * kLanes : nullptr;
+  float* const pre = s.pre;
+  if (conditioning) {
+    lane_products(filter_gate, s.codes, x.scale, [=](int r, __m512 y) {
+      _mm512_store_ps(pre + size_t(r) * kLanes, _mm512_add_ps(y, _mm512_loadu_ps(conditioning + size_t(r) * kLanes)));
+    });
+  } else {
+    lane_products(filter_gate, s.codes, x.scale, [=](int r, __m512 y) { _mm512_store_ps(pre + size_t(r) * kLanes, y); });
+  }
+  __m512 z_max = _mm512_setzero_ps();
+  for (int i = 0; i < dil; ++i) {
+    const __m512 z = gated_avx512(_mm512_load_ps(pre + size_t(i) * kLanes), _mm512_load_ps(pre + size_t(dil + i) * kLanes));
+    _mm512_store_ps(s.z + size_t(i) * kLanes, z);
+    z_max = _mm512_max_ps(z_max, _mm512_abs_ps(z));
+  }
+  const LaneScales z = lane_scales(a.residual_skip.input_scale, z_max);
+  lane_codes(s.z, dil, a.residual_skip.padded_cols, z.inverse, s.codes);
+
+  // Residual rows (the first `res`, unless this is the last layer): x + rs into the lanes'
+  // residual scratch. Skip rows (all the others): summed in their lanes.
+  const bool has_residual = a.residual != nullptr;
+  const int residual_rows = has_residual ? res : 0;
+  float* const skip = a.skip + size_t(group) * a.skip_channels * kLanes;
+  const int skip_offset = a.skip_offset;
+  float* const residual = s.residual;
+  const float* const now = s.columns + size_t(k - 1) * kLanes;  // channel c of the last tap at c*k*kLanes
+  lane_products(residual_skip, s.codes, z.scale, [=](int r, __m512 y) {
+    if (r < residual_rows) {
+      _mm512_store_ps(residual + size_t(r) * kLanes, _mm512_add_ps(_mm512_load_ps(now + size_t(r) * k * kLanes), y));
+    } else {
+      float* sum = skip + size_t(r - skip_offset) * kLanes;
+      _mm512_storeu_ps(sum, _mm512_add_ps(_mm512_loadu_ps(sum), y));
+    }
+  });
+  if (has_residual) scatter_lanes(s.residual, res, lanes, a.residual + first);
+}
+
+}  // namespace
+
+void fused_layer_lanes_avx512(const LanesLayerArgs& a) {
+  const LaneMatrix filter_gate = lane_matrix(a.filter_gate, a.scratch.filter_gate_weights);
+  const LaneMatrix residual_skip = lane_matrix(a.residual_skip, a.scratch.residual_skip_weights);
+  const int groups = (a.streams + kLanes - 1) / kLanes;
+  for (int g = 0; g < groups; ++g) layer_group(a, filter_gate, residual_skip, g);
+}
+
+}  // namespace fastwave::kernels
