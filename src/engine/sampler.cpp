@@ -17,10 +17,26 @@ int sample_id(std::span<const float> logits, float temperature, double uniform01
 int sample_id_with(const kernels::KernelTable& kernels, std::span<const float> logits, float temperature,
                    double uniform01) {
   const int n = int(logits.size());
-  // The first maximum: a branch-free max (vectorised), then its first position, which is
-  // only searched for when it is the answer (greedy, or rounding at the very end).
+  // The first maximum: a branch-free max, then its first position, which is only searched
+  // for when it is the answer (greedy, or rounding at the very end). The max runs as 16
+  // independent maxima (elementwise, so the compiler vectorises it, where one running max
+  // is a chain of n dependent steps), reduced in order: the same value as one running max,
+  // NaNs included (a NaN first logit is the result; a NaN elsewhere is skipped either way).
   float top = logits[0];
-  for (int i = 1; i < n; ++i) top = std::max(top, logits[i]);
+  constexpr int kPartials = 16;
+  if (n >= kPartials) {
+    float partial[kPartials];
+    for (int j = 0; j < kPartials; ++j) partial[j] = logits[j];
+    int i = kPartials;
+    for (; i + kPartials <= n; i += kPartials) {
+      for (int j = 0; j < kPartials; ++j) partial[j] = std::max(partial[j], logits[i + j]);
+    }
+    for (int j = 0; i + j < n; ++j) partial[j] = std::max(partial[j], logits[i + j]);
+    top = partial[0];
+    for (int j = 1; j < kPartials; ++j) top = std::max(top, partial[j]);
+  } else {
+    for (int i = 1; i < n; ++i) top = std::max(top, logits[i]);
+  }
   const auto first_maximum = [&] {
     int best = 0;
     while (best + 1 < n && logits[best] != top) ++best;  // bounded even for NaN logits
@@ -37,11 +53,14 @@ int sample_id_with(const kernels::KernelTable& kernels, std::span<const float> l
   block_sums.resize((n + kBlock - 1) / kBlock);
   kernels.scaled_exp(logits.data(), n, top, 1.0f / temperature, weights.data());
   double total = 0;
-  for (size_t b = 0; b < block_sums.size(); ++b) {
-    double sum = 0;
-    for (int i = int(b) * kBlock; i < std::min(n, int(b + 1) * kBlock); ++i) sum += weights[i];
-    block_sums[b] = sum;
+  // Each block's sum in class order, as before, but the blocks side by side: their chains
+  // of dependent additions then overlap instead of running one after another.
+  const int whole_blocks = n / kBlock;
+  std::fill(block_sums.begin(), block_sums.end(), 0.0);
+  for (int i = 0; i < kBlock; ++i) {
+    for (int b = 0; b < whole_blocks; ++b) block_sums[b] += weights[size_t(b) * kBlock + i];
   }
+  for (int i = whole_blocks * kBlock; i < n; ++i) block_sums[whole_blocks] += weights[i];
   for (double sum : block_sums) total += sum;
   const double target = uniform01 * total;
   double cumulative = 0;

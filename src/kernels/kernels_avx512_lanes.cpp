@@ -110,21 +110,14 @@ inline __m512i dpbusd_broadcast(__m512i acc, __m512i x, const int32_t* w) {
   return acc;
 }
 
-// Integer sums of one panel's 16 rows over quads [q0, q1): sums[i] = sum_q dpbusd(x_q, w_iq).
-// The accumulators stay in registers (fully unrolled, constant indices) and are stored
-// once at the end, so that the rows' epilogues may index them at run time.
-inline void panel_sums(const int32_t* panel, const int32_t* codes, int q0, int q1, __m512i sums[kPanelRows]) {
-  __m512i acc[kPanelRows];
-#pragma GCC unroll 16
-  for (int i = 0; i < kPanelRows; ++i) acc[i] = _mm512_setzero_si512();
+// Integer sums of one panel's 16 rows over quads [q0, q1), starting from `acc`.
+inline void panel_sums(const int32_t* panel, const int32_t* codes, int q0, int q1, __m512i acc[kPanelRows]) {
   for (int q = q0; q < q1; ++q) {
     const __m512i x = _mm512_load_si512(codes + size_t(q) * kLanes);
     const int32_t* w = panel + size_t(q) * kPanelRows;
 #pragma GCC unroll 16
     for (int i = 0; i < kPanelRows; ++i) acc[i] = dpbusd_broadcast(acc[i], x, w + i);
   }
-#pragma GCC unroll 16
-  for (int i = 0; i < kPanelRows; ++i) _mm512_store_si512(&sums[i], acc[i]);
 }
 
 // y = W x for the 16 lanes, row by row: out(r, y_r) for r < rows, each lane as gemm_int8
@@ -132,17 +125,28 @@ inline void panel_sums(const int32_t* panel, const int32_t* codes, int q0, int q
 template <class Out>
 void lane_products(const LaneMatrix& w, const int32_t* codes, __m512 x_scale, Out&& out) {
   const IntegerMatrixView& m = *w.m;
-  alignas(64) __m512i sums[kPanelRows];
   for (int p = 0; p < w.panels; ++p) {
     const int32_t* panel = reinterpret_cast<const int32_t*>(w.weights) + size_t(p) * w.quads * kPanelRows;
-    const int valid = w.rows - p * kPanelRows < kPanelRows ? w.rows - p * kPanelRows : kPanelRows;
+    const int row0 = p * kPanelRows, valid = w.rows - row0 < kPanelRows ? w.rows - row0 : kPanelRows;
     if (!m.is_int4) {
+      // The sums start from -correction, which subtracts it exactly (integers).
       const Int8View& v = m.int8;
-      panel_sums(panel, codes, 0, w.quads, sums);
-      for (int i = 0; i < valid; ++i) {
-        const int r = p * kPanelRows + i;
-        const __m512 sum = _mm512_cvtepi32_ps(_mm512_sub_epi32(sums[i], _mm512_set1_epi32(v.correction[r])));
-        out(r, _mm512_fmadd_ps(sum, _mm512_mul_ps(x_scale, _mm512_set1_ps(v.scale[r])), _mm512_set1_ps(v.bias[r])));
+      __m512i acc[kPanelRows];
+#pragma GCC unroll 16
+      for (int i = 0; i < kPanelRows; ++i) acc[i] = _mm512_set1_epi32(-v.correction[row0 + i]);
+      panel_sums(panel, codes, 0, w.quads, acc);
+      auto finish = [&](int r, __m512i sum) {
+        const __m512 scale = _mm512_mul_ps(x_scale, _mm512_set1_ps(v.scale[r]));
+        out(r, _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, _mm512_set1_ps(v.bias[r])));
+      };
+      if (valid == kPanelRows) {  // constant indices only: the sums stay in registers
+#pragma GCC unroll 16
+        for (int i = 0; i < kPanelRows; ++i) finish(row0 + i, acc[i]);
+      } else {
+        alignas(64) __m512i sums[kPanelRows];
+#pragma GCC unroll 16
+        for (int i = 0; i < kPanelRows; ++i) sums[i] = acc[i];
+        for (int i = 0; i < valid; ++i) finish(row0 + i, sums[i]);
       }
       continue;
     }
@@ -150,8 +154,10 @@ void lane_products(const LaneMatrix& w, const int32_t* codes, __m512 x_scale, Ou
     const Int4View& v = m.int4;
     const int quads_per_group = v.group_size / 4;
     alignas(64) __m512 acc[kPanelRows];
+    alignas(64) __m512i sums[kPanelRows];
     for (int i = 0; i < kPanelRows; ++i) acc[i] = _mm512_setzero_ps();
     for (int g = 0; g < v.groups; ++g) {
+      for (int i = 0; i < kPanelRows; ++i) sums[i] = _mm512_setzero_si512();
       panel_sums(panel, codes, g * quads_per_group, (g + 1) * quads_per_group, sums);
       for (int i = 0; i < kPanelRows; ++i) {
         const size_t at = (size_t(p) * v.groups + g) * kPanelRows + i;
