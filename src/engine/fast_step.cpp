@@ -177,13 +177,13 @@ void FastStepper::set_up_lanes(const std::vector<kernels::IntegerMatrixView>& fi
     }
   }
   const int codes_width = widest_codes(filter_gates, residual_skips);
-  auto lane_rows = [](size_t rows) { return kernels::allocate_floats(rows * kLanes); };
+  auto lane_rows = [](size_t rows) { return kernels::allocate_floats(rows * kLanes * kernels::kLaneTileGroups); };
   lanes_columns_ = lane_rows(size_t(k) * c.residual_channels);
   lanes_pre_ = lane_rows(size_t(model.pre_width()));
   lanes_z_ = lane_rows(size_t(c.dilation_channels));
   lanes_residual_ = lane_rows(size_t(c.residual_channels));
   lanes_rs_ = lane_rows(size_t(widest_rs));
-  lanes_codes_.reset(static_cast<int32_t*>(kernels::allocate_aligned(size_t(codes_width) * kLanes)));
+  lanes_codes_.reset(static_cast<int32_t*>(kernels::allocate_aligned(size_t(codes_width) * kLanes * kernels::kLaneTileGroups)));
   auto weights = [&] { return kernels::AlignedArray<int8_t>(static_cast<int8_t*>(kernels::allocate_aligned(widest_weights))); };
   lanes_filter_gate_weights_ = weights();
   lanes_residual_skip_weights_ = weights();

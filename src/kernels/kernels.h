@@ -137,8 +137,13 @@ struct FusedLayerArgs {
 // lanes, is loaded once for kLanes streams.
 inline constexpr int kLanes = 16;
 
+// Groups of kLanes streams a lanes kernel may compute together (sharing each weight's
+// broadcast); its scratch holds that many groups.
+inline constexpr int kLaneTileGroups = 2;
+
 // Scratch of the lanes kernel, 64-byte aligned, for the widest layer of a call (sizes in
-// elements; "quads" = codes_width/4 with codes_width >= every padded_cols, a multiple of 4):
+// elements, each times kLaneTileGroups; "quads" = codes_width/4 with codes_width >= every
+// padded_cols, a multiple of 4):
 struct LanesScratch {
   float* columns;   // [kernel_size*residual][kLanes]
   int32_t* codes;   // [quads][kLanes]

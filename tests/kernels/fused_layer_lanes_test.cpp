@@ -152,10 +152,10 @@ std::vector<std::vector<float>> streams_side_by_side(const KernelTable& k, const
   }
 
   const int codes_width = round_up(std::max(l.filter_gate.padded_cols(), l.residual_skip.padded_cols()), 64);
-  auto floats = [](size_t n) { return allocate_floats(n * kLanes); };
+  auto floats = [](size_t n) { return allocate_floats(n * kLanes * kLaneTileGroups); };
   AlignedFloats columns = floats(size_t(s.kernel_size) * res), pre = floats(2 * size_t(dil)), z = floats(dil),
                 residual = floats(res), rs = floats(size_t(l.residual_skip.rows()));
-  AlignedArray<int32_t> codes(static_cast<int32_t*>(allocate_aligned(size_t(codes_width) * kLanes)));
+  AlignedArray<int32_t> codes(static_cast<int32_t*>(allocate_aligned(size_t(codes_width) * kLanes * kLaneTileGroups)));
   const auto unpacked = [](const Linear& m) {
     return AlignedArray<int8_t>(static_cast<int8_t*>(allocate_aligned(size_t(round_up(m.rows(), 16)) * m.padded_cols())));
   };
