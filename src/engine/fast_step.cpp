@@ -322,13 +322,18 @@ void FastStepper::lanes_layers(std::span<FastStream* const> streams, std::span<c
         for (int i = 0; i < pre_width; ++i) out[size_t(i) * kLanes] = rows[i];
       }
     }
+    // Every layer's taps and residual output (the next layer's ring at its head, before
+    // that head moves on), then the heads move on.
     for (int n = 0; n < layers; ++n) {
-      const int dilation = model.layers[n].dilation;
+      const int dilation = model.layers[n].dilation, slots = s.slots_[n], head = s.heads_[n];
       const float** taps = &lanes_taps_[(size_t(n) * capacity_ + b) * k];
-      for (int j = 0; j < k; ++j) taps[j] = ring_slot(s, n, (k - 1 - j) * dilation);
-      if (n + 1 < layers) lanes_residuals_[size_t(n) * capacity_ + b] = ring_slot(s, n + 1, 0);
-      const int slots = (k - 1) * dilation + 1;
-      s.heads_[n] = s.heads_[n] + 1 == slots ? 0 : s.heads_[n] + 1;
+      for (int j = 0; j < k; ++j) {
+        int at = head - (k - 1 - j) * dilation;
+        if (at < 0) at += slots;
+        taps[j] = s.rings_[n] + size_t(at) * res;
+      }
+      if (n + 1 < layers) lanes_residuals_[size_t(n) * capacity_ + b] = s.rings_[n + 1] + size_t(s.heads_[n + 1]) * res;
+      s.heads_[n] = head + 1 == slots ? 0 : head + 1;
     }
   }
   std::fill(lanes_skip_.get(), lanes_skip_.get() + size_t(groups) * c.skip_channels * kLanes, 0.0f);
@@ -354,10 +359,14 @@ void FastStepper::lanes_layers(std::span<FastStream* const> streams, std::span<c
     lanes_args_[n].streams = batch;
     network_.kernels().fused_layer_lanes(lanes_args_[n]);
   }
-  for (int b = 0; b < batch; ++b) {
-    const float* lane = lanes_skip_.get() + size_t(b / kLanes) * c.skip_channels * kLanes + b % kLanes;
-    float* skip = &skip_[size_t(b) * c.skip_channels];
-    for (int i = 0; i < c.skip_channels; ++i) skip[i] = lane[size_t(i) * kLanes];
+  // The skip sums back in stream order, a row of lanes at a time (reads in order).
+  for (int g = 0; g < groups; ++g) {
+    const int lanes = std::min(kLanes, batch - g * kLanes);
+    float* skip = &skip_[size_t(g) * kLanes * c.skip_channels];
+    const float* rows = lanes_skip_.get() + size_t(g) * c.skip_channels * kLanes;
+    for (int i = 0; i < c.skip_channels; ++i) {
+      for (int l = 0; l < lanes; ++l) skip[size_t(l) * c.skip_channels + i] = rows[size_t(i) * kLanes + l];
+    }
   }
 }
 
