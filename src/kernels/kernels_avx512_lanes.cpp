@@ -252,6 +252,15 @@ GroupScratch group_scratch(const LanesLayerArgs& a, int g) {
 template <int G>
 void layer_groups(const LanesLayerArgs& a, const LaneMatrix& filter_gate, const LaneMatrix& residual_skip, int group0) {
   const int k = a.kernel_size, res = a.residual_channels, dil = a.dilation_channels;
+  // The next tile's past taps (written `dilation` steps ago, out of the caches) are
+  // fetched while this tile computes.
+  const int next = (group0 + G) * kLanes, next_end = next + G * kLanes < a.streams ? next + G * kLanes : a.streams;
+  for (int stream = next; stream < next_end; ++stream) {
+    for (int j = 0; j + 1 < k; ++j) {
+      const char* tap = reinterpret_cast<const char*>(a.taps[size_t(stream) * k + j]);
+      for (int byte = 0; byte < res * 4; byte += 64) _mm_prefetch(tap + byte, _MM_HINT_T0);
+    }
+  }
   GroupScratch s[G];
   int first[G], lanes[G];
   const int32_t* codes[G];
