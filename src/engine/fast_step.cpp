@@ -176,7 +176,16 @@ void FastStepper::set_up_lanes(const std::vector<kernels::IntegerMatrixView>& fi
       widest_weights = std::max(widest_weights, size_t(round_up(rows, kernels::kPanelRows)) * m->padded_cols);
     }
   }
-  const int codes_width = widest_codes(filter_gates, residual_skips);
+  const auto end1 = integer_view(model.end1), end2 = integer_view(model.end2);
+  const bool lanes_end = network_.kernels().lanes_end && end1 && end2;
+  int codes_width = widest_codes(filter_gates, residual_skips);
+  if (lanes_end) {
+    codes_width = std::max({codes_width, round_up(end1->padded_cols, 64), round_up(end2->padded_cols, 64)});
+    for (const auto* m : {&*end1, &*end2}) {
+      const int rows = m->is_int4 ? m->int4.rows : m->int8.rows;
+      widest_weights = std::max(widest_weights, size_t(round_up(rows, kernels::kPanelRows)) * m->padded_cols);
+    }
+  }
   auto lane_rows = [](size_t rows) { return kernels::allocate_floats(rows * kLanes * kernels::kLaneTileGroups); };
   lanes_columns_ = lane_rows(size_t(k) * c.residual_channels);
   lanes_pre_ = lane_rows(size_t(model.pre_width()));
@@ -188,6 +197,8 @@ void FastStepper::set_up_lanes(const std::vector<kernels::IntegerMatrixView>& fi
   lanes_filter_gate_weights_ = weights();
   lanes_residual_skip_weights_ = weights();
   lanes_skip_ = kernels::allocate_floats(size_t(c.skip_channels) * lanes);
+  lanes_hidden_ = lane_rows(size_t(c.end_channels));
+  lanes_logits_ = lane_rows(size_t(c.classes));
   if (network_.packed().config.has_global() || network_.packed().config.has_local()) {
     lanes_conditioning_ = kernels::allocate_floats(size_t(layers) * model.pre_width() * lanes);
   }
@@ -208,9 +219,21 @@ void FastStepper::set_up_lanes(const std::vector<kernels::IntegerMatrixView>& fi
     a.residual_skip = residual_skips[n];
     a.skip_offset = model.layers[n].skip_offset;
     a.skip_channels = c.skip_channels;
-    a.scratch = {lanes_columns_.get(), lanes_codes_.get(), lanes_pre_.get(), lanes_z_.get(), lanes_residual_.get(),
-                 lanes_rs_.get(), lanes_filter_gate_weights_.get(), lanes_residual_skip_weights_.get()};
+    a.scratch = {lanes_columns_.get(),         lanes_codes_.get(),  lanes_pre_.get(),    lanes_z_.get(),
+                 lanes_residual_.get(),        lanes_rs_.get(),     lanes_hidden_.get(), lanes_logits_.get(),
+                 lanes_filter_gate_weights_.get(), lanes_residual_skip_weights_.get()};
   }
+  if (!lanes_end) return;
+  kernels::LanesEndArgs e{};
+  e.skip = lanes_skip_.get();
+  e.skip_channels = c.skip_channels;
+  e.end_channels = c.end_channels;
+  e.classes = c.classes;
+  e.end1 = *end1;
+  e.end2 = *end2;
+  e.logits = logits_.data();
+  e.scratch = lanes_args_.front().scratch;
+  lanes_end_ = e;
 }
 
 float* FastStepper::ring_slot(FastStream& s, int layer, int back) const {
@@ -253,6 +276,13 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
     fused_layers(streams, ids);
   } else if (batch >= kMinLanesBatch && !lanes_args_.empty()) {
     lanes_layers(streams, ids);
+    if (lanes_end_) {  // the end products too, from the skip sums side by side
+      lanes_end_->streams = batch;
+      kernels.lanes_end(*lanes_end_);
+      for (int b = 0; b < batch; ++b) ++streams[b]->position_;
+      return;
+    }
+    skip_from_lanes(batch);
   } else {
     for (int b = 0; b < batch; ++b) {
       std::memcpy(&x_[size_t(b) * res], &model.embedding[size_t(ids[b]) * res], res * sizeof(float));
@@ -359,6 +389,12 @@ void FastStepper::lanes_layers(std::span<FastStream* const> streams, std::span<c
     lanes_args_[n].streams = batch;
     network_.kernels().fused_layer_lanes(lanes_args_[n]);
   }
+}
+
+void FastStepper::skip_from_lanes(int batch) {
+  using kernels::kLanes;
+  const ModelConfig& c = network_.config();
+  const int groups = (batch + kLanes - 1) / kLanes;
   // The skip sums back in stream order, a row of lanes at a time (reads in order).
   for (int g = 0; g < groups; ++g) {
     const int lanes = std::min(kLanes, batch - g * kLanes);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -74,6 +75,8 @@ class FastStepper {
   void fused_layers(std::span<FastStream* const> streams, std::span<const int> ids);
   // Every layer through the kernel table's lanes kernel, the streams side by side.
   void lanes_layers(std::span<FastStream* const> streams, std::span<const int> ids);
+  // The lanes kernel's skip sums into skip_, for the end products through Linear.
+  void skip_from_lanes(int batch);
   // Every layer as GEMMs over the streams, through Linear: any weight format.
   void generic_layers(std::span<FastStream* const> streams);
   // Slot `back` positions before stream s's head in its ring of `layer`.
@@ -106,6 +109,9 @@ class FastStepper {
   kernels::AlignedFloats lanes_columns_, lanes_pre_, lanes_z_, lanes_residual_, lanes_rs_;
   kernels::AlignedArray<int32_t> lanes_codes_;
   kernels::AlignedArray<int8_t> lanes_filter_gate_weights_, lanes_residual_skip_weights_;
+  // The lanes end kernel's arguments, when both end matrices are in integer formats too.
+  std::optional<kernels::LanesEndArgs> lanes_end_;
+  kernels::AlignedFloats lanes_hidden_, lanes_logits_;
 };
 
 }  // namespace fastwave

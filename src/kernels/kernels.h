@@ -151,8 +151,10 @@ struct LanesScratch {
   float* z;         // [dilation][kLanes]
   float* residual;  // [residual][kLanes]
   float* rs;        // [rows of the widest residual_skip][kLanes] (the reference's per-stream rows)
+  float* hidden;    // [end_channels][kLanes]
+  float* logits;    // [classes][kLanes]
   // int4 matrices unpacked to the int8 layout, once per call: each holds
-  // panels*16 * padded_cols bytes of its matrix.
+  // panels*16 * padded_cols bytes of its matrix (filter_gate and end1, residual_skip and end2).
   int8_t* filter_gate_weights;
   int8_t* residual_skip_weights;
 };
@@ -174,6 +176,21 @@ struct LanesLayerArgs {
   IntegerMatrixView residual_skip;  // [residual + skip or skip only, dilation]
   int skip_offset, skip_channels;   // skip_offset: residual_channels, or 0 in the last layer
   LanesScratch scratch;
+};
+
+// The end of the fast step for `streams` streams side by side, each computed as the step
+// computes it for one stream (bit for bit):
+//   hidden = end1(quantize_u8(max(skip, 0))), logits = end2(quantize_u8(max(hidden, 0)))
+// with skip the lanes layout of the layers' sums and each product as Linear::apply.
+struct LanesEndArgs {
+  int streams;
+  const float* skip;  // [groups][skip_channels][kLanes]
+  int skip_channels, end_channels, classes;
+  IntegerMatrixView end1;  // [end_channels, skip_channels]
+  IntegerMatrixView end2;  // [classes, end_channels]
+  float* logits;           // stream s's classes logits at logits + s * classes
+  LanesScratch scratch;    // codes, hidden, logits, the unpacked weights; the reference also
+                           // uses rs ([skip_channels] floats)
 };
 
 struct KernelTable {
@@ -217,6 +234,9 @@ struct KernelTable {
   // One layer for many streams side by side (see LanesLayerArgs); null where no kernel of
   // this ISA exists, and then the step takes its GEMM path.
   void (*fused_layer_lanes)(const LanesLayerArgs& layer);
+  // The end products for many streams side by side (see LanesEndArgs); null with
+  // fused_layer_lanes.
+  void (*lanes_end)(const LanesEndArgs& end);
 };
 
 const KernelTable& reference_kernels();

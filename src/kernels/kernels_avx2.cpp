@@ -317,7 +317,7 @@ void fused_layers_avx2(const FusedLayerArgs* layers, int count) {
 const KernelTable* avx2_kernels() {
   static const KernelTable table{"avx2",           gemm_f32_avx2,    gated_activation_avx2, scaled_exp_avx2, convert_bf16_avx2,
                                  gemm_bf16_avx2,   quantize_u8_avx2, gemm_int8_avx2,        gemm_int4_avx2,
-                                 accumulate_avx2,  fused_layers_avx2, nullptr};  // no lanes kernel yet: the GEMM path
+                                 accumulate_avx2,  fused_layers_avx2, nullptr, nullptr};  // no lanes kernels yet: the GEMM path
   return cpu_features().avx2_fma ? &table : nullptr;
 }
 

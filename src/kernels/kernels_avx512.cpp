@@ -557,6 +557,7 @@ void fused_layers_avx512(const FusedLayerArgs* layers, int count) {
 
 // In kernels_avx512_lanes.cpp.
 void fused_layer_lanes_avx512(const LanesLayerArgs& layer);
+void lanes_end_avx512(const LanesEndArgs& end);
 
 // Kernels needing VNNI or BF16 come from the AVX2 table on AVX-512 CPUs that lack them.
 const KernelTable* avx512_kernels() {
@@ -575,7 +576,8 @@ const KernelTable* avx512_kernels() {
                                f.avx512_vnni ? gemm_int4_avx512 : avx2->gemm_int4,
                                accumulate_avx512,
                                f.avx512_vnni ? fused_layers_avx512 : avx2->fused_layers,
-                               f.avx512_vnni ? fused_layer_lanes_avx512 : avx2->fused_layer_lanes};
+                               f.avx512_vnni ? fused_layer_lanes_avx512 : avx2->fused_layer_lanes,
+                               f.avx512_vnni ? lanes_end_avx512 : avx2->lanes_end};
     return &t;
   }();
   return table;

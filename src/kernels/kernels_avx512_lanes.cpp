@@ -61,15 +61,21 @@ inline LaneScales lane_scales(float input_scale, __m512 max_abs) {
   return {scale, _mm512_div_ps(_mm512_set1_ps(1.0f), scale)};
 }
 
+// max(x, 0) exactly as std::max(x, 0.0f): x unless 0 > x (NaN and -0 stay).
+inline __m512 relu(__m512 x) { return _mm512_max_ps(_mm512_setzero_ps(), x); }
+
 // Codes of `n` rows of lanes (rows past n, up to padded_cols, are the zero code 128),
 // four consecutive rows packed into each lane's 32-bit quad, the u8 operand of vpdpbusd.
+// kRelu: of max(rows, 0).
+template <bool kRelu = false>
 void lane_codes(const float* rows, int n, int padded_cols, __m512 inverse, int32_t* codes) {
   for (int q = 0; q < padded_cols / 4; ++q) {
     __m512i quad = _mm512_setzero_si512();
     for (int e = 0; e < 4; ++e) {
       const int row = 4 * q + e;
-      const __m512i code = row < n ? codes_avx512(_mm512_load_ps(rows + size_t(row) * kLanes), inverse, 0xFFFF)
-                                   : _mm512_set1_epi32(128);
+      __m512 x = row < n ? _mm512_load_ps(rows + size_t(row) * kLanes) : _mm512_setzero_ps();
+      if constexpr (kRelu) x = relu(x);
+      const __m512i code = row < n ? codes_avx512(x, inverse, 0xFFFF) : _mm512_set1_epi32(128);
       quad = _mm512_or_si512(quad, _mm512_slli_epi32(code, 8 * e));
     }
     _mm512_store_si512(codes + size_t(q) * kLanes, quad);
@@ -332,7 +338,56 @@ void layer_groups(const LanesLayerArgs& a, const LaneMatrix& filter_gate, const 
   }
 }
 
+// Rows of lanes back into each stream's vector at out + l*stride, for lanes < `lanes`.
+void scatter_lanes_strided(const float* rows, int channels, int lanes, float* out, size_t stride) {
+  float* streams[kLanes];
+  for (int l = 0; l < lanes; ++l) streams[l] = out + l * stride;
+  scatter_lanes(rows, channels, lanes, streams);
+}
+
+// Codes of max(rows, 0) for the product m, and the lanes' scales.
+__m512 relu_codes(const float* rows, int n, const IntegerMatrixView& m, int32_t* codes) {
+  __m512 max_abs = _mm512_setzero_ps();
+  for (int i = 0; i < n; ++i) max_abs = _mm512_max_ps(max_abs, _mm512_abs_ps(relu(_mm512_load_ps(rows + size_t(i) * kLanes))));
+  const LaneScales scales = lane_scales(m.input_scale, max_abs);
+  lane_codes<true>(rows, n, m.padded_cols, scales.inverse, codes);
+  return scales.scale;
+}
+
+// The end of the step for groups [group0, group0 + G).
+template <int G>
+void end_groups(const LanesEndArgs& a, const LaneMatrix& end1, const LaneMatrix& end2, int group0) {
+  const int widest = a.end1.padded_cols > a.end2.padded_cols ? a.end1.padded_cols : a.end2.padded_cols;
+  int32_t* codes[G];
+  float* hidden[G];
+  float* logits[G];
+  __m512 scales[G];
+  for (int g = 0; g < G; ++g) {
+    codes[g] = a.scratch.codes + size_t(g) * kLanes * (widest / 4);
+    hidden[g] = a.scratch.hidden + size_t(g) * kLanes * a.end_channels;
+    logits[g] = a.scratch.logits + size_t(g) * kLanes * a.classes;
+    const float* skip = a.skip + size_t(group0 + g) * a.skip_channels * kLanes;
+    scales[g] = relu_codes(skip, a.skip_channels, a.end1, codes[g]);
+  }
+  products<G>(end1, codes, scales, [=](int g, int r, __m512 y) { _mm512_store_ps(hidden[g] + size_t(r) * kLanes, y); });
+  for (int g = 0; g < G; ++g) scales[g] = relu_codes(hidden[g], a.end_channels, a.end2, codes[g]);
+  products<G>(end2, codes, scales, [=](int g, int r, __m512 y) { _mm512_store_ps(logits[g] + size_t(r) * kLanes, y); });
+  for (int g = 0; g < G; ++g) {
+    const int first = (group0 + g) * kLanes, lanes = a.streams - first < kLanes ? a.streams - first : kLanes;
+    scatter_lanes_strided(logits[g], a.classes, lanes, a.logits + size_t(first) * a.classes, size_t(a.classes));
+  }
+}
+
 }  // namespace
+
+void lanes_end_avx512(const LanesEndArgs& a) {
+  const LaneMatrix end1 = lane_matrix(a.end1, a.scratch.filter_gate_weights);
+  const LaneMatrix end2 = lane_matrix(a.end2, a.scratch.residual_skip_weights);
+  const int groups = (a.streams + kLanes - 1) / kLanes;
+  int g = 0;
+  for (; g + 2 <= groups; g += 2) end_groups<2>(a, end1, end2, g);
+  if (g < groups) end_groups<1>(a, end1, end2, g);
+}
 
 void fused_layer_lanes_avx512(const LanesLayerArgs& a) {
   const LaneMatrix filter_gate = lane_matrix(a.filter_gate, a.scratch.filter_gate_weights);

@@ -213,12 +213,30 @@ void fused_layer_lanes_ref(const LanesLayerArgs& a) {
   }
 }
 
+// The specification of the lanes end: the step's end for each stream in turn.
+void lanes_end_ref(const LanesEndArgs& a) {
+  auto relu = [](float* x, int n) {
+    for (int i = 0; i < n; ++i) x[i] = std::max(x[i], 0.0f);
+  };
+  float* skip = a.scratch.rs;
+  float* hidden = a.scratch.hidden;
+  uint8_t* codes = reinterpret_cast<uint8_t*>(a.scratch.codes);
+  for (int s = 0; s < a.streams; ++s) {
+    const float* lane = a.skip + size_t(s / kLanes) * a.skip_channels * kLanes + s % kLanes;
+    for (int i = 0; i < a.skip_channels; ++i) skip[i] = lane[size_t(i) * kLanes];
+    relu(skip, a.skip_channels);
+    integer_gemv_ref(a.end1, skip, a.skip_channels, codes, hidden);
+    relu(hidden, a.end_channels);
+    integer_gemv_ref(a.end2, hidden, a.end_channels, codes, a.logits + size_t(s) * a.classes);
+  }
+}
+
 }  // namespace
 
 const KernelTable& reference_kernels() {
   static const KernelTable table{"ref",          gemm_f32_ref,  gated_activation_ref, scaled_exp_ref, convert_bf16_ref,
                                  gemm_bf16_ref,  quantize_u8_ref, gemm_int8_ref,      gemm_int4_ref,
-                                 accumulate_ref, fused_layers_ref, fused_layer_lanes_ref};
+                                 accumulate_ref, fused_layers_ref, fused_layer_lanes_ref, lanes_end_ref};
   return table;
 }
 

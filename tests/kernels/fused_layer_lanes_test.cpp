@@ -174,8 +174,8 @@ std::vector<std::vector<float>> streams_side_by_side(const KernelTable& k, const
   a.residual_skip = view_of(l.residual_skip);
   a.skip_offset = l.skip_offset();
   a.skip_channels = s.skip;
-  a.scratch = {columns.get(), codes.get(), pre.get(), z.get(), residual.get(), rs.get(), filter_gate_weights.get(),
-               residual_skip_weights.get()};
+  a.scratch = {columns.get(), codes.get(), pre.get(), z.get(), residual.get(), rs.get(), nullptr, nullptr,
+               filter_gate_weights.get(), residual_skip_weights.get()};
   k.fused_layer_lanes(a);
 
   std::vector<std::vector<float>> out;
@@ -219,6 +219,71 @@ TEST(FusedLayerLanes, EveryStreamEqualsTheStreamAloneBitForBit) {
           for (size_t i = 0; i < got[b].size(); ++i) {
             ASSERT_EQ(got[b][i], expected[b][i])
                 << k->name << ", " << describe(shape, streams) << ", stream " << b << ", output " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The end products side by side against each stream's end as the step computes it: relu,
+// Linear::apply of the reference table, relu, Linear::apply.
+TEST(LanesEnd, EveryStreamEqualsTheStreamAloneBitForBit) {
+  std::mt19937 rng(47);
+  const int sizes[][3] = {{256, 256, 256}, {17, 5, 31}, {33, 40, 7}, {1, 3, 1}};
+  for (const auto& [skip_channels, end_channels, classes] : sizes) {
+    for (int variant = 0; variant < 4; ++variant) {
+      const bool int4 = variant & 1, static_scales = variant & 2;
+      const Linear end1 = random_integer_linear(int4, end_channels, skip_channels, static_scales ? 0.02f : 0.0f, rng);
+      const Linear end2 = random_integer_linear(!int4, classes, end_channels, static_scales ? 0.05f : 0.0f, rng);
+      for (int streams : {1, 3, 7, 16, 17, 64}) {
+        const int groups = (streams + kLanes - 1) / kLanes;
+        // Skip sums of both signs, one stream all zero, one clamping.
+        std::vector<float> skip = uniform(size_t(groups) * skip_channels * kLanes, 2.0f, rng);
+        for (int i = 0; i < skip_channels; ++i) {
+          if (streams > 1) skip[size_t(i) * kLanes + 1] = 0.0f;
+          if (streams > 2) skip[size_t(i) * kLanes + 2] *= 300.0f;
+        }
+        std::vector<std::vector<float>> expected;
+        for (int s = 0; s < streams; ++s) {
+          std::vector<float> x(skip_channels), hidden(end_channels), logits(classes);
+          for (int i = 0; i < skip_channels; ++i) {
+            x[i] = std::max(skip[(size_t(s / kLanes) * skip_channels + i) * kLanes + s % kLanes], 0.0f);
+          }
+          end1.apply(x.data(), skip_channels, 1, hidden.data(), end_channels, reference_kernels());
+          for (float& h : hidden) h = std::max(h, 0.0f);
+          end2.apply(hidden.data(), end_channels, 1, logits.data(), classes, reference_kernels());
+          expected.push_back(logits);
+        }
+        const int codes_width = round_up(std::max(end1.padded_cols(), end2.padded_cols()), 64);
+        auto floats = [](size_t n) { return allocate_floats(n * kLanes * kLaneTileGroups); };
+        AlignedFloats hidden = floats(end_channels), logit_rows = floats(classes), rs = floats(skip_channels);
+        AlignedArray<int32_t> codes(static_cast<int32_t*>(allocate_aligned(size_t(codes_width) * kLanes * kLaneTileGroups)));
+        const auto unpacked = [](const Linear& m) {
+          return AlignedArray<int8_t>(static_cast<int8_t*>(allocate_aligned(size_t(round_up(m.rows(), 16)) * m.padded_cols())));
+        };
+        AlignedArray<int8_t> end1_weights = unpacked(end1), end2_weights = unpacked(end2);
+        for (const auto* k : available_kernels()) {
+          if (!k->lanes_end) continue;
+          std::vector<float> logits(size_t(streams) * classes, 1e30f);
+          LanesEndArgs a{};
+          a.streams = streams;
+          a.skip = skip.data();
+          a.skip_channels = skip_channels;
+          a.end_channels = end_channels;
+          a.classes = classes;
+          a.end1 = view_of(end1);
+          a.end2 = view_of(end2);
+          a.logits = logits.data();
+          a.scratch = {nullptr, codes.get(), nullptr, nullptr, nullptr, rs.get(), hidden.get(), logit_rows.get(),
+                       end1_weights.get(), end2_weights.get()};
+          k->lanes_end(a);
+          for (int s = 0; s < streams; ++s) {
+            for (int c = 0; c < classes; ++c) {
+              ASSERT_EQ(logits[size_t(s) * classes + c], expected[s][c])
+                  << k->name << ", skip " << skip_channels << " end " << end_channels << " classes " << classes
+                  << " variant " << variant << ", " << streams << " streams, stream " << s << ", class " << c;
+            }
           }
         }
       }
