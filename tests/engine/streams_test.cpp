@@ -18,15 +18,15 @@ ModelConfig conditioned_config() {
   return c;
 }
 
-std::vector<StreamRequest> varied_requests(const ModelConfig& c) {
+std::vector<StreamRequest> varied_requests(const ModelConfig& c, int count = 6) {
   std::vector<StreamRequest> requests;
   const int64_t lengths[] = {0, 1, 57, 300, 301, 129};
-  for (int b = 0; b < 6; ++b) {
+  for (int b = 0; b < count; ++b) {
     StreamRequest r;
-    r.samples = lengths[b];
+    r.samples = lengths[b % 6];
     r.seed = 100 + b;
-    r.temperature = b == 2 ? 0.0f : (b % 2 ? 0.8f : 1.0f);
-    for (int i = 0; i < b * 7; ++i) r.prime.push_back((i * 13 + b) % c.classes);
+    r.temperature = b % 6 == 2 ? 0.0f : (b % 2 ? 0.8f : 1.0f);
+    for (int i = 0; i < (b % 6) * 7 + b / 6; ++i) r.prime.push_back((i * 13 + b) % c.classes);
     r.conditioning.speaker = b % c.speakers;
     const int64_t needed = int64_t(r.prime.size() + std::max<int64_t>(r.samples, 1));
     r.conditioning.local_frames = int(needed / c.local_hop + 1);
@@ -48,8 +48,8 @@ std::vector<int> alone(const std::shared_ptr<const Network>& network, const Stre
   return generate(*generator, network->config(), options);
 }
 
-void expect_streams_match_alone(const Model& model, bool exact) {
-  const auto requests = varied_requests(model.config());
+void expect_streams_match_alone(const Model& model, bool exact, int count = 6) {
+  const auto requests = varied_requests(model.config(), count);
   for (const auto* k : kernels::available_kernels()) {
     const auto network = Network::build(model, k->name);
     for (int threads : {1, 2}) {
@@ -86,6 +86,18 @@ TEST(Streams, IntegerSchemesMatchTheStreamAloneExactly) {
     options.scheme = scheme;
     SCOPED_TRACE(scheme_name(scheme));
     expect_streams_match_alone(quantize(model, options), true);
+  }
+}
+
+// Enough streams for the lanes kernels (groups of 16 side by side): 34 streams are two
+// whole groups and a part of one on one thread, a whole and a partial group per thread on two.
+TEST(Streams, IntegerSchemesMatchTheStreamAloneExactlyInLanes) {
+  const Model model = Model::random(conditioned_config(), 25);
+  for (Scheme scheme : {Scheme::kInt8Dynamic, Scheme::kInt4}) {
+    QuantizeOptions options;
+    options.scheme = scheme;
+    SCOPED_TRACE(scheme_name(scheme));
+    expect_streams_match_alone(quantize(model, options), true, 34);
   }
 }
 
