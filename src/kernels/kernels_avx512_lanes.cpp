@@ -1,11 +1,10 @@
-// The AVX-512 (VNNI) lanes kernel: one WaveNet layer for groups of 16 streams, stream l
-// of a group in lane l of every vector (see LanesLayerArgs). The products broadcast each
-// row's 4 weight bytes to the 16 lanes and multiply them into the 16 streams' activation
-// codes, so every weight is loaded once per group; quantization scales, the gate and the
-// sums run down the lanes. Compiled with AVX-512 flags, like kernels_avx512.cpp.
+// The AVX-512 (VNNI) lanes kernels: a WaveNet layer, and the end of the step, for groups
+// of 16 streams, stream l of a group in lane l of every vector (see LanesLayerArgs and
+// LanesEndArgs). The products broadcast each row's 4 weight bytes to the lanes and
+// multiply them into two groups' activation codes, so every weight is loaded once per 32
+// streams; quantization scales, the gate and the sums run down the lanes. Compiled with
+// AVX-512 flags, like kernels_avx512.cpp.
 #include <immintrin.h>
-
-#include <cstring>
 
 #include "kernels/avx512_inline.h"
 #include "kernels/kernels.h"
