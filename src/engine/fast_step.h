@@ -1,7 +1,8 @@
 // The generation step of the fast method (Paine et al. 2016), for one stream or many:
 // each layer keeps a ring buffer of its last (kernel_size-1)*dilation+1 inputs per stream,
-// and a step runs every conv of the network once for all the streams given, as GEMMs
-// whose columns are the streams, so each weight is loaded once per step for all of them.
+// and a step runs every conv of the network once for all the streams given: one stream
+// through the batch-1 fused kernel, many side by side through the lanes kernels or as GEMMs
+// whose columns are the streams, so each weight is loaded once per step for many of them.
 #pragma once
 
 #include <memory>
@@ -15,9 +16,9 @@
 
 namespace fastwave {
 
-// Memory for the rings of many streams in one block, on huge pages where the OS allows
-// them: a step touches two slots of every ring of every stream, and on 4 kB pages the
-// rings of dozens of streams overflow the TLB.
+// Memory for the rings of many streams in one block, advised for huge pages: a step
+// touches two slots of every ring of every stream (64 violin streams hold 33 MB of rings),
+// which on 4 kB pages is a TLB entry per slot. (Not measured apart from the other changes.)
 class RingArena {
  public:
   RingArena(const Network& network, int streams);
