@@ -83,20 +83,21 @@ FastStream::FastStream(const Network& network, const Conditioning& conditioning,
     own_rings_ = kernels::allocate_floats(RingArena::floats_per_stream(network));
     rings = own_rings_.get();
   }
+  ring_start_ = rings;
+  ring_floats_ = RingArena::floats_per_stream(network);
   for (const auto& layer : network.packed().layers) {
     const int slots = (c.kernel_size - 1) * layer.dilation + 1;
     rings_.push_back(rings);
     slots_.push_back(slots);
     rings += round_up(slots * c.residual_channels, 16);
   }
-  ring_floats_ = size_t(rings - rings_.front());
   cond_.resize(terms_.active() ? terms_.width() : 0);
   reset();
 }
 
 void FastStream::reset() {
   // Zeroed rings are the causal zero padding: slots not yet written read as zero.
-  std::fill(rings_.front(), rings_.front() + ring_floats_, 0.0f);
+  std::fill(ring_start_, ring_start_ + ring_floats_, 0.0f);
   heads_.assign(rings_.size(), 0);
   position_ = 0;
   cond_frame_ = -1;

@@ -52,6 +52,7 @@ class FastStream {
   kernels::AlignedFloats own_rings_;
   std::vector<float*> rings_;              // per layer, slots x residual_channels
   std::vector<int> slots_;                 // per layer
+  float* ring_start_ = nullptr;            // ring_floats_ floats: every layer's ring
   size_t ring_floats_ = 0;
   std::vector<int> heads_;                 // per layer, the slot of the current position
   std::vector<float> cond_;                // this position's conditioning rows (all layers)
