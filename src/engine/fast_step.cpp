@@ -33,7 +33,7 @@ FastStream::FastStream(const Network& network, const Conditioning& conditioning)
   for (const auto& layer : network.packed().layers) {
     rings_.emplace_back(size_t((c.kernel_size - 1) * layer.dilation + 1) * c.residual_channels);
   }
-  cond_.resize(terms_.active() ? terms_.width() : 0);
+  cond_.resize(terms_.active() ? size_t(terms_.width()) * terms_.rows_per_refill() : 0);
   reset();
 }
 
@@ -43,6 +43,7 @@ void FastStream::reset() {
   heads_.assign(rings_.size(), 0);
   position_ = 0;
   cond_frame_ = -1;
+  cond_rows_ = 0;
 }
 
 FastStepper::FastStepper(const Network& network, int capacity) : network_(network), capacity_(capacity) {
@@ -117,9 +118,11 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
   for (int b = 0; b < batch; ++b) {
     FastStream& s = *streams[b];
     check_push(c, s.conditioning_, ids[b], s.position_);
-    if (s.terms_.active() && s.terms_.frame_of(s.position_) != s.cond_frame_) {
-      s.cond_frame_ = s.terms_.frame_of(s.position_);
-      s.terms_.compute(s.cond_frame_, s.cond_frame_ + 1, s.cond_.data());
+    const int64_t frame = s.terms_.frame_of(s.position_);
+    if (s.terms_.active() && (frame < s.cond_frame_ || frame >= s.cond_frame_ + s.cond_rows_)) {
+      s.cond_frame_ = frame;
+      s.cond_rows_ = std::min<int64_t>(s.terms_.rows_per_refill(), s.terms_.frames() - frame);
+      s.terms_.compute(s.cond_frame_, s.cond_frame_ + s.cond_rows_, s.cond_.data());
     }
   }
 
@@ -163,7 +166,7 @@ void FastStepper::fused_layers(std::span<FastStream* const> streams, std::span<c
       kernels::FusedLayerArgs& a = fused_args_[n];
       const int dilation = model.layers[n].dilation;
       for (int j = 0; j < k; ++j) fused_taps_[size_t(n) * k + j] = slot(s, n, (k - 1 - j) * dilation);
-      a.conditioning = s.terms_.active() ? &s.cond_[size_t(n) * pre_width] : nullptr;
+      a.conditioning = s.terms_.active() ? s.cond_row() + size_t(n) * pre_width : nullptr;
       a.residual = n + 1 < layers ? slot(s, n + 1, 0) : nullptr;  // the last layer has no residual rows
       a.skip = &skip_[size_t(b) * c.skip_channels];
     }
@@ -223,7 +226,7 @@ void FastStepper::generic_layers(std::span<FastStream* const> streams) {
       const FastStream& s = *streams[b];
       float* pre = &pre_[size_t(b) * pre_width];
       if (s.terms_.active()) {
-        const float* term = &s.cond_[size_t(n) * pre_width];
+        const float* term = s.cond_row() + size_t(n) * pre_width;
         for (int i = 0; i < pre_width; ++i) pre[i] += term[i];
       }
       kernels.gated_activation(pre, dil, &z_[size_t(b) * dil]);

@@ -32,8 +32,14 @@ class FastStream {
   ConditioningTerms terms_;
   std::vector<std::vector<float>> rings_;  // per layer, slots x residual_channels
   std::vector<int> heads_;                 // per layer, the slot of the current position
-  std::vector<float> cond_;                // this position's conditioning rows (all layers)
+  // Conditioning rows (all layers) of frames [cond_frame_, cond_frame_ + cond_rows_), which
+  // hold this position's.
+  std::vector<float> cond_;
   int64_t cond_frame_ = -1;
+  int64_t cond_rows_ = 0;
+  const float* cond_row() const {
+    return &cond_[size_t(terms_.frame_of(position_) - cond_frame_) * terms_.width()];
+  }
   int64_t position_ = 0;
 };
 

@@ -38,7 +38,7 @@ std::vector<float> concat(std::span<const float> a, std::span<const float> b) {
 
 }  // namespace
 
-PackedModel::PackedModel(const Model& model) : config(model.config()) {
+PackedModel::PackedModel(const Model& model) : config(model.config()), upsample(model) {
   const ModelConfig& c = config;
   const int res = c.residual_channels, dil = c.dilation_channels, k = c.kernel_size;
 
@@ -98,6 +98,12 @@ ConditioningTerms::ConditioningTerms(const PackedModel& model, const Conditionin
   active_ = c.has_global() || c.has_local();
   width_ = c.num_layers() * model.pre_width();
   hop_ = c.has_local() ? c.local_hop : 0;
+  if (c.has_local()) frames_ = conditioning.local_frames;
+  if (c.has_upsampling()) {
+    upsampled_ = upsample_features(c, model.upsample, conditioning.local_features, conditioning.local_frames);
+    hop_ = 1;
+    frames_ = int64_t(conditioning.local_frames) * c.local_hop;
+  }
   if (c.has_global()) {
     global_row_.resize(width_);
     const float* e = model.global_embedding.data() + size_t(conditioning.speaker) * c.global_channels;
@@ -112,8 +118,8 @@ void ConditioningTerms::compute(int64_t f0, int64_t f1, float* out) const {
   const ModelConfig& c = model_.config;
   const int64_t rows = f1 - f0;
   if (c.has_local()) {
-    kernels::reference_kernels().gemm_f32(model_.local_proj.view(),
-                                          conditioning_.local_features.data() + f0 * c.local_channels,
+    const float* features = upsampled_.empty() ? conditioning_.local_features.data() : upsampled_.data();
+    kernels::reference_kernels().gemm_f32(model_.local_proj.view(), features + f0 * c.local_channels,
                                           c.local_channels, static_cast<int>(rows), out, width_);
   } else {
     std::fill(out, out + rows * width_, 0.0f);
