@@ -100,7 +100,7 @@ ConditioningTerms::ConditioningTerms(const PackedModel& model, const Conditionin
   hop_ = c.has_local() ? c.local_hop : 0;
   if (c.has_local()) frames_ = conditioning.local_frames;
   if (c.has_upsampling()) {
-    upsampled_ = upsample_features(c, model.upsample, conditioning.local_features, conditioning.local_frames);
+    upsampler_ = std::make_unique<Upsampler>(c, model.upsample, conditioning.local_features, conditioning.local_frames);
     hop_ = 1;
     frames_ = int64_t(conditioning.local_frames) * c.local_hop;
   }
@@ -118,8 +118,14 @@ void ConditioningTerms::compute(int64_t f0, int64_t f1, float* out) const {
   const ModelConfig& c = model_.config;
   const int64_t rows = f1 - f0;
   if (c.has_local()) {
-    const float* features = upsampled_.empty() ? conditioning_.local_features.data() : upsampled_.data();
-    kernels::reference_kernels().gemm_f32(model_.local_proj.view(), features + f0 * c.local_channels,
+    const float* features = conditioning_.local_features.data() + f0 * c.local_channels;
+    std::vector<float> upsampled;
+    if (upsampler_) {
+      upsampled.resize(size_t(rows) * c.local_channels);
+      upsampler_->rows(f0, f1, upsampled.data());
+      features = upsampled.data();
+    }
+    kernels::reference_kernels().gemm_f32(model_.local_proj.view(), features,
                                           c.local_channels, static_cast<int>(rows), out, width_);
   } else {
     std::fill(out, out + rows * width_, 0.0f);

@@ -58,7 +58,7 @@ class ConditioningTerms {
   int64_t frames() const { return frames_; }
   // Rows worth computing at once as the fast step moves on: with upsampling a row lasts one
   // sample, and one GEMM over many rows reads the projection once instead of per sample.
-  int rows_per_refill() const { return upsampled_.empty() ? 1 : 32; }
+  int rows_per_refill() const { return upsampler_ ? 32 : 1; }
   // Rows for frames [f0, f1) into out[(f - f0) * width()].
   void compute(int64_t f0, int64_t f1, float* out) const;
 
@@ -70,7 +70,7 @@ class ConditioningTerms {
   int hop_ = 0;
   int64_t frames_ = 1;
   std::vector<float> global_row_;
-  std::vector<float> upsampled_;  // [samples][local_channels], with an upsampling network
+  std::unique_ptr<Upsampler> upsampler_;  // with an upsampling network
 };
 
 }  // namespace fastwave

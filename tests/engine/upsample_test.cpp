@@ -50,7 +50,7 @@ TEST(Upsample, ConvInWithEdgeFramesThenFrequencyKernelByHand) {
   const std::vector<float> frames = {1, 10, 2, 20};
   // conv_in: channel 0 = [1 + 10, 2 + 10], channel 1 = [40, 40]. Stage: channel 0 =
   // [11 + 40, 12 + 0 (past the end)], channel 1 = [40, 40] (channel 2 is zero padding).
-  const std::vector<float> expected = {51, 40, 12, 40};
+  const std::vector<float> expected = {51, 40, 12, 40};  // [sample][channel]
   EXPECT_EQ(upsample_features(c, UpsampleWeights(model), frames, 2), expected);
 }
 
