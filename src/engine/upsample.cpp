@@ -4,6 +4,7 @@
 #include <string>
 
 #include "fastwave/error.h"
+#include "fastwave/memory.h"
 
 namespace fastwave {
 namespace {
@@ -103,6 +104,14 @@ Upsampler::Upsampler(const ModelConfig& c, const UpsampleWeights& weights, std::
   if (frames < 1 || features.size() != size_t(frames) * channels) {
     throw Error("upsampling: features must be [frames, " + std::to_string(channels) + "]");
   }
+  // The two largest planes (the last stage's input and the one it is made from) exist at
+  // once; a long utterance is refused in one line rather than exhausting memory.
+  uint64_t previous = uint64_t(frames), largest = uint64_t(frames);
+  for (size_t i = 0; i + 1 < c.upsample_scales.size(); ++i) {
+    previous = largest;
+    largest *= uint64_t(c.upsample_scales[i]);
+  }
+  check_memory((previous + largest) * uint64_t(channels) * sizeof(float), "upsampling these local features");
   plane_.resize(features.size());
   for (int f = 0; f < frames; ++f) {
     for (int ch = 0; ch < channels; ++ch) plane_[size_t(ch) * frames + f] = features[size_t(f) * channels + ch];

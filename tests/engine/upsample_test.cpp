@@ -62,6 +62,17 @@ TEST(Upsample, ShapesFollowTheScales) {
   EXPECT_THROW(upsample_features(c, UpsampleWeights(model), frames, 6), Error);
 }
 
+TEST(Upsample, RefusesFeaturesWhoseUpsamplingExceedsTheMemoryLimit) {
+  const ModelConfig c = two_channels({16, 16, 4}, 1, 0);  // planes of 256 samples per frame
+  const Model model = Model::random(c, 5);
+  const std::vector<float> frames(1000 * 2, 0.5f);  // 1000 x 2 x 272 floats: 2.2 MB
+  const uint64_t saved = memory_limit();
+  set_memory_limit(1000000);
+  EXPECT_THROW(Upsampler(c, UpsampleWeights(model), frames, 1000), Error);
+  set_memory_limit(saved);
+  EXPECT_EQ(Upsampler(c, UpsampleWeights(model), frames, 1000).samples(), 1000 * 1024);
+}
+
 TEST(UpsampleConfig, ScalesMustMultiplyToTheHop) {
   ModelConfig c = two_channels({4, 4}, 1, 0);
   c.local_hop = 32;
