@@ -149,7 +149,13 @@ void ConditioningTerms::compute(int64_t f0, int64_t f1, float* out) const {
   const int64_t rows = f1 - f0;
   if (c.has_local()) {
     const float* features = conditioning_.local_features.data() + f0 * c.local_channels;
-    if (upsampler_) {
+    if (upsampler_ && upsampler_->can_map_first()) {
+      upsampler_->mapped_rows(f0, f1, width_,
+                              [&](const float* x, int64_t count, float* y) {
+                                project_rows(model_.local_proj, x, c.local_channels, count, y, width_);
+                              },
+                              out);
+    } else if (upsampler_) {
       std::vector<float> upsampled(size_t(rows) * c.local_channels);
       upsampler_->rows(f0, f1, upsampled.data());
       project_rows(model_.local_proj, upsampled.data(), c.local_channels, rows, out, width_);

@@ -135,6 +135,31 @@ void Upsampler::rows(int64_t t0, int64_t t1, float* out) const {
   }
 }
 
+bool Upsampler::can_map_first() const { return config_.upsample_freq_kernel == 1; }
+
+void Upsampler::mapped_rows(int64_t t0, int64_t t1, int width, const LinearMap& map, float* out) const {
+  const int channels = config_.local_channels, scale = config_.upsample_scales.back();
+  // The last stage's input rows that outputs [t0, t1) reach: one frame either side.
+  const int64_t g0 = std::max<int64_t>(0, t0 / scale - 1), g1 = std::min(plane_length_, (t1 - 1) / scale + 2);
+  std::vector<float> inputs(size_t(g1 - g0) * channels), mapped(size_t(g1 - g0) * width);
+  for (int ch = 0; ch < channels; ++ch) {
+    for (int64_t g = g0; g < g1; ++g) inputs[size_t(g - g0) * channels + ch] = plane_[size_t(ch) * plane_length_ + g];
+  }
+  map(inputs.data(), g1 - g0, mapped.data());
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t f = t / scale;
+    const float* tap = &last_[size_t(t % scale) * 3];
+    float* row = out + size_t(t - t0) * width;
+    std::fill(row, row + width, 0.0f);
+    for (int k = 0; k < 3; ++k) {  // frames f-1, f, f+1 in order, as stage_output sums them
+      const int64_t g = f + k - 1;
+      if (g < 0 || g >= plane_length_) continue;
+      const float* source = &mapped[size_t(g - g0) * width];
+      for (int i = 0; i < width; ++i) row[i] += tap[k] * source[i];
+    }
+  }
+}
+
 std::vector<float> upsample_features(const ModelConfig& config, const UpsampleWeights& weights,
                                      std::span<const float> features, int frames) {
   const Upsampler upsampler(config, weights, features, frames);

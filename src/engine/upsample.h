@@ -7,6 +7,7 @@
 // frequency tap instead of 2s+1, and needs no stretched copy.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -36,6 +37,16 @@ class Upsampler {
   int64_t samples() const { return samples_; }
   // Rows [t0, t1) as [t1 - t0][local_channels].
   void rows(int64_t t0, int64_t t1, float* out) const;
+
+  // With upsample_freq_kernel 1 the last stage treats every channel alike, so it commutes
+  // with a linear map of the channels: the map can run on the last stage's input (one row
+  // per `scale` samples) and the stage on its `width` outputs, 3 multiply-adds each. For
+  // the per-sample local projection that is about `scale` times fewer multiply-adds.
+  bool can_map_first() const;
+  // Rows [t0, t1) of map(features) as [t1 - t0][width]; `map` takes `count` rows of
+  // [local_channels] to [count][width] and must be linear (no bias).
+  using LinearMap = std::function<void(const float* rows, int64_t count, float* out)>;
+  void mapped_rows(int64_t t0, int64_t t1, int width, const LinearMap& map, float* out) const;
 
  private:
   const ModelConfig& config_;

@@ -64,6 +64,10 @@ std::vector<Case> cases() {
   v.upsample_conv_in = true;
   v.cin_pad = 1;
   out.push_back({"vocoder", v, false, true});
+  ModelConfig v1 = v;  // frequency kernel 1: the projection runs before the last stage
+  v1.upsample_freq_kernel = 1;
+  v1.upsample_scales = {3, 2};
+  out.push_back({"vocoder_freq1", v1, false, true});
   return out;
 }
 

@@ -224,9 +224,13 @@ void perturb(train::Net& net) {
   for (auto& p : net->parameters()) p.add_(torch::randn_like(p) * 0.3);
 }
 
-TEST(TrainVocoder, ExportMatchesTheEnginesTeacherForcedLogits) {
+class TrainVocoderFreqKernel : public ::testing::TestWithParam<int> {};
+
+// Kernel 1 takes the engine's path that projects before the last stage, 3 the direct one.
+TEST_P(TrainVocoderFreqKernel, ExportMatchesTheEnginesTeacherForcedLogits) {
   torch::manual_seed(4);
-  const ModelConfig c = tiny_vocoder();
+  ModelConfig c = tiny_vocoder();
+  c.upsample_freq_kernel = GetParam();
   train::Net net(c);
   perturb(net);
   const Model model = net->to_model();
@@ -250,6 +254,8 @@ TEST(TrainVocoder, ExportMatchesTheEnginesTeacherForcedLogits) {
     ASSERT_NEAR(engine[i], l[i], 1e-4 + 1e-4 * std::abs(l[i])) << "logit " << i;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(TrainVocoder, TrainVocoderFreqKernel, ::testing::Values(1, 3));
 
 TEST(TrainVocoder, CropFeaturesEqualUpsamplingTheWholeSequence) {
   torch::manual_seed(5);
