@@ -46,8 +46,9 @@ struct PackedModel {
 // upsampling network the frames are upsampled here, once, and a "frame" is one sample.
 class ConditioningTerms {
  public:
-  // Keeps references to both: they must outlive this object. The projections always run
-  // on the reference GEMM (and upsampling is scalar), so the terms are the same bits on
+  // Keeps references to both: they must outlive this object. The projections run on the
+  // reference GEMM, or for upsampled rows on a float loop of fixed summation order
+  // (project_rows), and upsampling is plain scalar code, so the terms are the same bits on
   // every ISA.
   ConditioningTerms(const PackedModel& model, const Conditioning& conditioning);
 
