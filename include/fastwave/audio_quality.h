@@ -12,6 +12,8 @@ namespace fastwave {
 // Log-mel front end: Hann-windowed frames of `fft_size` every `hop` samples (no padding:
 // a clip shorter than one frame has none), power spectrum, triangular HTK-mel filters
 // from `min_hz` to `max_hz` (0: Nyquist), then 10 log10 with a floor of `floor_db`.
+// `centered` frames (the vocoder's) are instead samples / hop frames, frame f centred on
+// samples [f*hop, (f+1)*hop) with zeros beyond the signal.
 struct MelOptions {
   int sample_rate = 16000;
   int fft_size = 1024;
@@ -20,6 +22,7 @@ struct MelOptions {
   double min_hz = 0;
   double max_hz = 0;
   double floor_db = -100;
+  bool centered = false;
 };
 
 class LogMel {

@@ -1,7 +1,9 @@
 // Model hyper-parameters: everything needed to know the shape of every tensor.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace fastwave {
 
@@ -24,6 +26,31 @@ struct ModelConfig {
   int local_channels = 0;    // 0 disables local conditioning
   int local_hop = 0;
 
+  // The upsampling network of r9y9's wavenet_vocoder, from frames to one feature vector per
+  // sample. Empty: every frame is repeated local_hop times. Otherwise stage i stretches
+  // time by upsample_scales[i] (nearest) and runs a 2-D conv with kernel
+  // (upsample_freq_kernel, 2*scale+1); the scales multiply to local_hop.
+  std::vector<int> upsample_scales;
+  int upsample_freq_kernel = 1;   // odd: the conv's extent across feature channels
+  // r9y9's conv_in: a Conv1d(local, local, 2*cin_pad+1) over the frames before
+  // upsampling, which sees cin_pad frames of context either side.
+  bool upsample_conv_in = false;
+  int cin_pad = 0;
+
+  // The log-mel front end local features come from (a vocoder's input), with
+  // local_channels bands and a hop of local_hop samples at sample_rate. Frame f is
+  // centred on the samples it conditions, [f*hop, (f+1)*hop).
+  struct LocalMel {
+    int fft_size = 1024;
+    std::string window = "hann";  // the only window so far
+    double min_hz = 0;
+    double max_hz = 0;     // 0: Nyquist
+    double min_db = -100;  // floor of 10 log10(mel power); maps to 0
+    double max_db = 50;    // maps to 1 (not clamped)
+    bool operator==(const LocalMel&) const = default;
+  };
+  std::optional<LocalMel> local_mel;
+
   int num_layers() const { return blocks * layers_per_block; }
   int dilation(int layer) const { return 1 << (layer % layers_per_block); }
   // Number of input samples that influence one output (pytorch-wavenet's definition).
@@ -32,9 +59,11 @@ struct ModelConfig {
   }
   bool has_global() const { return speakers > 0; }
   bool has_local() const { return local_channels > 0; }
+  bool has_upsampling() const { return !upsample_scales.empty(); }
 
   // Throws fastwave::Error naming the first out-of-range field.
   void validate() const;
+  void validate_vocoder() const;  // the upsampling and local_mel keys
 
   std::string to_json() const;
   // Parses the JSON written by to_json(); unknown keys are rejected, missing keys keep defaults.

@@ -11,3 +11,4 @@
 #include "fastwave/model.h"
 #include "fastwave/network.h"
 #include "fastwave/quantize.h"
+#include "fastwave/vocoder.h"

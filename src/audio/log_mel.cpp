@@ -75,6 +75,7 @@ LogMel::~LogMel() {
 }
 
 int64_t LogMel::frames(int64_t samples) const {
+  if (options_.centered) return samples / options_.hop;
   return samples < options_.fft_size ? 0 : 1 + (samples - options_.fft_size) / options_.hop;
 }
 
@@ -98,8 +99,18 @@ std::vector<float> LogMel::compute(std::span<const float> samples) const {
   const int64_t n = frames(int64_t(samples.size()));
   std::vector<float> power(o.fft_size / 2 + 1), result(size_t(n) * o.mels);
   const double floor_power = std::pow(10.0, o.floor_db / 10);
+  std::vector<float> padded(o.centered ? o.fft_size : 0);
   for (int64_t f = 0; f < n; ++f) {
-    power_spectrum(samples.subspan(size_t(f * o.hop), size_t(o.fft_size)), power);
+    if (o.centered) {
+      const int64_t first = f * o.hop + o.hop / 2 - o.fft_size / 2;
+      for (int i = 0; i < o.fft_size; ++i) {
+        const int64_t t = first + i;
+        padded[i] = t >= 0 && t < int64_t(samples.size()) ? samples[t] : 0.0f;
+      }
+      power_spectrum(padded, power);
+    } else {
+      power_spectrum(samples.subspan(size_t(f * o.hop), size_t(o.fft_size)), power);
+    }
     for (int m = 0; m < o.mels; ++m) {
       double sum = 0;
       for (const auto& [b, w] : filters_[m]) sum += double(w) * power[b];

@@ -14,6 +14,8 @@ void add_eval_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
+void add_mel_command(CLI::App& app);
+void add_vocode_command(CLI::App& app);
 #ifdef FASTWAVE_WITH_TRAINING
 void add_train_command(CLI::App& app);
 #endif

@@ -31,6 +31,18 @@ void add_info_command(CLI::App& app) {
                                                 : "none");
     if (c.has_global()) std::printf("speakers         %d (embedding %d)\n", c.speakers, c.global_channels);
     if (c.has_local()) std::printf("local features   %d channels, one frame per %d samples\n", c.local_channels, c.local_hop);
+    if (c.has_upsampling()) {
+      std::string scales;
+      for (int s : c.upsample_scales) scales += (scales.empty() ? "" : "x") + std::to_string(s);
+      std::printf("upsampling       %s, frequency kernel %d%s\n", scales.c_str(), c.upsample_freq_kernel,
+                  c.upsample_conv_in ? (", conv_in over " + std::to_string(2 * c.cin_pad + 1) + " frames").c_str() : "");
+    }
+    if (c.local_mel) {
+      std::printf("mel front end    %d bands, FFT %d (%s), %g..%g Hz, [%g, %g] dB -> [0, 1]\n", c.local_channels,
+                  c.local_mel->fft_size, c.local_mel->window.c_str(), c.local_mel->min_hz,
+                  c.local_mel->max_hz > 0 ? c.local_mel->max_hz : c.sample_rate / 2.0, c.local_mel->min_db,
+                  c.local_mel->max_db);
+    }
     std::printf("parameters       %lld\n", static_cast<long long>(model.parameter_count()));
     std::printf("file size        %s\n", format_bytes(double(std::filesystem::file_size(file))).c_str());
     // Bytes per stored dtype, and per scheme (a weight's scales count with it).

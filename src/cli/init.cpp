@@ -12,6 +12,7 @@ void add_init_command(CLI::App& app) {
     ModelConfig config;
     std::string config_file, out;
     std::string seed = "0";
+    bool vocoder = false;
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("-o,--output", o->out, "Model file to write")->required();
@@ -32,10 +33,18 @@ void add_init_command(CLI::App& app) {
   cmd->add_option("--global-channels", c.global_channels, "Speaker embedding width")->capture_default_str();
   cmd->add_option("--local-channels", c.local_channels, "Local conditioning: features per frame")->capture_default_str();
   cmd->add_option("--local-hop", c.local_hop, "Samples per feature frame")->capture_default_str();
+  cmd->add_flag("--vocoder", o->vocoder,
+                "Start from the default vocoder (80 mel bands, hop 256 upsampled by 4,4,4,4, conv_in with "
+                "cin_pad 2, kernel size 3, its log-mel front end); other flags override it");
+  cmd->add_option("--upsample-scales", c.upsample_scales, "Upsampling network stages, e.g. 4,4 (product = local hop)")
+      ->delimiter(',');
+  cmd->add_option("--upsample-freq-kernel", c.upsample_freq_kernel, "Upsampling convs' extent across channels (odd)");
+  cmd->add_option("--cin-pad", c.cin_pad, "conv_in before upsampling, seeing this many frames either side");
   cmd->callback([o, cmd] {
     ModelConfig config = o->config;
-    if (!o->config_file.empty()) {
-      config = read_config_file(o->config_file);
+    if (!o->config_file.empty() && o->vocoder) throw Error("give --vocoder or --config, not both");
+    if (!o->config_file.empty() || o->vocoder) {
+      config = o->vocoder ? default_vocoder_config() : read_config_file(o->config_file);
       // Flags given on the command line win over the file.
       const ModelConfig& f = o->config;
       auto take = [&](const char* flag, auto& field, auto value) {
@@ -55,7 +64,11 @@ void add_init_command(CLI::App& app) {
       take("--global-channels", config.global_channels, f.global_channels);
       take("--local-channels", config.local_channels, f.local_channels);
       take("--local-hop", config.local_hop, f.local_hop);
+      take("--upsample-scales", config.upsample_scales, f.upsample_scales);
+      take("--upsample-freq-kernel", config.upsample_freq_kernel, f.upsample_freq_kernel);
+      take("--cin-pad", config.cin_pad, f.cin_pad);
     }
+    if (cmd->count("--cin-pad") > 0) config.upsample_conv_in = true;
     const Model model = Model::random(config, parse_seed(o->seed));
     model.save(o->out);
     std::printf("wrote %s: %lld parameters, receptive field %d\n", o->out.c_str(),

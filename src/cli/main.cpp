@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   fastwave::cli::add_quantize_command(app);
   fastwave::cli::add_bench_command(app);
   fastwave::cli::add_compare_command(app);
+  fastwave::cli::add_mel_command(app);
+  fastwave::cli::add_vocode_command(app);
 #ifdef FASTWAVE_WITH_TRAINING
   fastwave::cli::add_train_command(app);
 #endif

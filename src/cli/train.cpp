@@ -17,6 +17,7 @@ void add_train_command(CLI::App& app) {
     train::TrainOptions train;
     std::string config_file;
     int benchmark_steps = 0;
+    bool vocoder = false;
   };
   auto o = std::make_shared<Options>();
   train::TrainOptions& t = o->train;
@@ -63,13 +64,17 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--threads", t.threads, "Torch threads")->capture_default_str();
   cmd->add_option("--max-minutes", t.max_minutes, "Stop cleanly after this long (0 = no limit)");
   cmd->add_flag("--quiet", t.quiet, "No progress lines");
+  cmd->add_flag("--vocoder", o->vocoder,
+                "Train a vocoder: the config of `fastwave init --vocoder` (mel features computed from "
+                "the audio by its front end); flags override it");
   cmd->add_option("--benchmark-steps", o->benchmark_steps,
                   "Only time N training steps on random ids (no --data needed); prints targets/s");
 
   cmd->callback([o, cmd, int_flags] {
     train::TrainOptions options = o->train;
-    if (!o->config_file.empty()) {
-      options.config = read_config_file(o->config_file);
+    if (!o->config_file.empty() && o->vocoder) throw Error("give --vocoder or --config, not both");
+    if (!o->config_file.empty() || o->vocoder) {
+      options.config = o->vocoder ? default_vocoder_config() : read_config_file(o->config_file);
       // Flags given on the command line win over the file.
       for (const auto& [flag, field] : int_flags) {
         if (cmd->count(flag) > 0) options.config.*field = o->train.config.*field;

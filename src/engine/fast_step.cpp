@@ -91,7 +91,7 @@ FastStream::FastStream(const Network& network, const Conditioning& conditioning,
     slots_.push_back(slots);
     rings += round_up(slots * c.residual_channels, 16);
   }
-  cond_.resize(terms_.active() ? terms_.width() : 0);
+  cond_.resize(terms_.active() ? size_t(terms_.width()) * terms_.rows_per_refill() : 0);
   reset();
 }
 
@@ -101,6 +101,8 @@ void FastStream::reset() {
   heads_.assign(rings_.size(), 0);
   position_ = 0;
   cond_frame_ = -1;
+  cond_rows_ = 0;
+  stamped_frame_ = -1;
 }
 
 FastStepper::FastStepper(const Network& network, int capacity) : network_(network), capacity_(capacity) {
@@ -264,10 +266,16 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
   for (int b = 0; b < batch; ++b) {
     FastStream& s = *streams[b];
     check_push(c, s.conditioning_, ids[b], s.position_);
-    if (s.terms_.active() && s.terms_.frame_of(s.position_) != s.cond_frame_) {
-      s.cond_frame_ = s.terms_.frame_of(s.position_);
-      s.terms_.compute(s.cond_frame_, s.cond_frame_ + 1, s.cond_.data());
+    const int64_t frame = s.terms_.frame_of(s.position_);
+    if (s.terms_.active() && (frame < s.cond_frame_ || frame >= s.cond_frame_ + s.cond_rows_)) {
+      s.cond_frame_ = frame;
+      s.cond_rows_ = std::min<int64_t>(s.terms_.rows_per_refill(), s.terms_.frames() - frame);
+      s.terms_.compute(s.cond_frame_, s.cond_frame_ + s.cond_rows_, s.cond_.data());
+    }
+    if (s.terms_.active() && frame != s.stamped_frame_) {  // the row in use changed
+      s.stamped_frame_ = frame;
       s.cond_stamp_ = ++conditioning_stamps;
+    }
     }
   }
 
@@ -315,7 +323,7 @@ void FastStepper::fused_layers(std::span<FastStream* const> streams, std::span<c
       kernels::FusedLayerArgs& a = fused_args_[n];
       const int dilation = model.layers[n].dilation;
       for (int j = 0; j < k; ++j) fused_taps_[size_t(n) * k + j] = slot(s, n, (k - 1 - j) * dilation);
-      a.conditioning = s.terms_.active() ? &s.cond_[size_t(n) * pre_width] : nullptr;
+      a.conditioning = s.terms_.active() ? s.cond_row() + size_t(n) * pre_width : nullptr;
       a.residual = n + 1 < layers ? slot(s, n + 1, 0) : nullptr;  // the last layer has no residual rows
       a.skip = &skip_[size_t(b) * c.skip_channels];
     }
@@ -349,7 +357,7 @@ void FastStepper::lanes_layers(std::span<FastStream* const> streams, std::span<c
       lanes_conditioning_stamps_[b] = s.cond_stamp_;
       float* lane = lanes_conditioning_.get() + size_t(b / kLanes) * pre_width * kLanes + b % kLanes;
       for (int n = 0; n < layers; ++n) {
-        const float* rows = &s.cond_[size_t(n) * pre_width];
+        const float* rows = s.cond_row() + size_t(n) * pre_width;
         float* out = lane + size_t(n) * pre_width * all_lanes;
         for (int i = 0; i < pre_width; ++i) out[size_t(i) * kLanes] = rows[i];
       }
@@ -449,7 +457,7 @@ void FastStepper::generic_layers(std::span<FastStream* const> streams) {
       const FastStream& s = *streams[b];
       float* pre = &pre_[size_t(b) * pre_width];
       if (s.terms_.active()) {
-        const float* term = &s.cond_[size_t(n) * pre_width];
+        const float* term = s.cond_row() + size_t(n) * pre_width;
         for (int i = 0; i < pre_width; ++i) pre[i] += term[i];
       }
       kernels.gated_activation(pre, dil, &z_[size_t(b) * dil]);

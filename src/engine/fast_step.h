@@ -55,9 +55,18 @@ class FastStream {
   float* ring_start_ = nullptr;            // ring_floats_ floats: every layer's ring
   size_t ring_floats_ = 0;
   std::vector<int> heads_;                 // per layer, the slot of the current position
-  std::vector<float> cond_;                // this position's conditioning rows (all layers)
+  // Conditioning rows (all layers) of frames [cond_frame_, cond_frame_ + cond_rows_), which
+  // hold this position's.
+  std::vector<float> cond_;
   int64_t cond_frame_ = -1;
-  uint64_t cond_stamp_ = 0;                // unique per computation of cond_ (0: none yet)
+  int64_t cond_rows_ = 0;
+  const float* cond_row() const {
+    return &cond_[size_t(terms_.frame_of(position_) - cond_frame_) * terms_.width()];
+  }
+  // The lanes step copies a stream's conditioning row only when its stamp changes: a new
+  // stamp, unique over all streams, whenever the frame in use changes (0: none yet).
+  int64_t stamped_frame_ = -1;
+  uint64_t cond_stamp_ = 0;
   int64_t position_ = 0;
 };
 

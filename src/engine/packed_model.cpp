@@ -36,9 +36,39 @@ std::vector<float> concat(std::span<const float> a, std::span<const float> b) {
   return out;
 }
 
+// y[n] = W x[n] + bias for `count` rows, each output summed over the columns in order, in
+// float, four outputs per SSE vector (GCC vector extensions, baseline x86-64: no FMA to
+// contract into). Each lane's order is fixed, so the terms are the same bits on every ISA,
+// like the reference GEMM's, at SIMD speed: with upsampling the projection runs for every
+// sample, not once per frame.
+void project_rows(const PackedMatrix& w, const float* x, int ldx, int64_t count, float* y, int ldy) {
+  using kernels::kPanelRows;
+  using Lanes = float __attribute__((vector_size(16)));
+  constexpr int kVectors = kPanelRows / 4;
+  for (int p = 0; p < w.panels(); ++p) {
+    const float* panel = w.panel(p);
+    const int first = p * kPanelRows, rows = std::min(kPanelRows, w.rows() - first);
+    for (int64_t n = 0; n < count; ++n) {
+      Lanes sum[kVectors] = {};
+      const float* column = x + size_t(n) * ldx;
+      for (int c = 0; c < w.cols(); ++c) {
+        const Lanes v = {column[c], column[c], column[c], column[c]};
+        for (int k = 0; k < kVectors; ++k) {
+          Lanes weights;
+          std::memcpy(&weights, panel + size_t(c) * kPanelRows + 4 * k, sizeof weights);
+          sum[k] += weights * v;
+        }
+      }
+      float out[kPanelRows];
+      std::memcpy(out, sum, sizeof out);
+      for (int i = 0; i < rows; ++i) y[size_t(n) * ldy + first + i] = out[i] + w.bias()[first + i];
+    }
+  }
+}
+
 }  // namespace
 
-PackedModel::PackedModel(const Model& model) : config(model.config()) {
+PackedModel::PackedModel(const Model& model) : config(model.config()), upsample(model) {
   const ModelConfig& c = config;
   const int res = c.residual_channels, dil = c.dilation_channels, k = c.kernel_size;
 
@@ -98,6 +128,12 @@ ConditioningTerms::ConditioningTerms(const PackedModel& model, const Conditionin
   active_ = c.has_global() || c.has_local();
   width_ = c.num_layers() * model.pre_width();
   hop_ = c.has_local() ? c.local_hop : 0;
+  if (c.has_local()) frames_ = conditioning.local_frames;
+  if (c.has_upsampling()) {
+    upsampler_ = std::make_unique<Upsampler>(c, model.upsample, conditioning.local_features, conditioning.local_frames);
+    hop_ = 1;
+    frames_ = int64_t(conditioning.local_frames) * c.local_hop;
+  }
   if (c.has_global()) {
     global_row_.resize(width_);
     const float* e = model.global_embedding.data() + size_t(conditioning.speaker) * c.global_channels;
@@ -112,9 +148,21 @@ void ConditioningTerms::compute(int64_t f0, int64_t f1, float* out) const {
   const ModelConfig& c = model_.config;
   const int64_t rows = f1 - f0;
   if (c.has_local()) {
-    kernels::reference_kernels().gemm_f32(model_.local_proj.view(),
-                                          conditioning_.local_features.data() + f0 * c.local_channels,
-                                          c.local_channels, static_cast<int>(rows), out, width_);
+    const float* features = conditioning_.local_features.data() + f0 * c.local_channels;
+    if (upsampler_ && upsampler_->can_map_first()) {
+      upsampler_->mapped_rows(f0, f1, width_,
+                              [&](const float* x, int64_t count, float* y) {
+                                project_rows(model_.local_proj, x, c.local_channels, count, y, width_);
+                              },
+                              out);
+    } else if (upsampler_) {
+      std::vector<float> upsampled(size_t(rows) * c.local_channels);
+      upsampler_->rows(f0, f1, upsampled.data());
+      project_rows(model_.local_proj, upsampled.data(), c.local_channels, rows, out, width_);
+    } else {
+      kernels::reference_kernels().gemm_f32(model_.local_proj.view(), features, c.local_channels,
+                                            static_cast<int>(rows), out, width_);
+    }
   } else {
     std::fill(out, out + rows * width_, 0.0f);
   }

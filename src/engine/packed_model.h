@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/upsample.h"
 #include "fastwave/generator.h"
 #include "kernels/linear.h"
 
@@ -33,6 +34,7 @@ struct PackedModel {
   std::vector<float> global_embedding;  // [speakers][global_channels]
   kernels::PackedMatrix global_proj;    // [layers*2*dilation, global_channels]
   kernels::PackedMatrix local_proj;     // [layers*2*dilation, local_channels]
+  UpsampleWeights upsample;             // empty without upsample_scales
 
   int pre_width() const { return 2 * config.dilation_channels; }
   // Bytes of weights (and scales) the layer and end matrices stream per sample.
@@ -40,16 +42,24 @@ struct PackedModel {
 };
 
 // The conditioning terms added to every layer's pre-activations: one row of
-// layers*2*dilation values per local frame (or a single row for global-only).
+// layers*2*dilation values per local frame (or a single row for global-only). With an
+// upsampling network the frames are upsampled here, once, and a "frame" is one sample.
 class ConditioningTerms {
  public:
-  // Keeps references to both: they must outlive this object. The projections always run
-  // on the reference GEMM, so the terms are the same bits on every ISA.
+  // Keeps references to both: they must outlive this object. The projections run on the
+  // reference GEMM, or for upsampled rows on a float loop of fixed summation order
+  // (project_rows), and upsampling is plain scalar code, so the terms are the same bits on
+  // every ISA.
   ConditioningTerms(const PackedModel& model, const Conditioning& conditioning);
 
   bool active() const { return active_; }
   int width() const { return width_; }
   int64_t frame_of(int64_t position) const { return hop_ ? position / hop_ : 0; }
+  // Rows there are: frames (samples when upsampled); 1 for global-only.
+  int64_t frames() const { return frames_; }
+  // Rows worth computing at once as the fast step moves on: with upsampling a row lasts one
+  // sample, and one GEMM over many rows reads the projection once instead of per sample.
+  int rows_per_refill() const { return upsampler_ ? 32 : 1; }
   // Rows for frames [f0, f1) into out[(f - f0) * width()].
   void compute(int64_t f0, int64_t f1, float* out) const;
 
@@ -59,7 +69,9 @@ class ConditioningTerms {
   bool active_ = false;
   int width_ = 0;
   int hop_ = 0;
+  int64_t frames_ = 1;
   std::vector<float> global_row_;
+  std::unique_ptr<Upsampler> upsampler_;  // with an upsampling network
 };
 
 }  // namespace fastwave

@@ -32,7 +32,9 @@ uint64_t sequence_scratch(const ModelConfig& c, uint64_t window, uint64_t output
   const uint64_t floats = add(mul(window, per_window), mul(outputs, per_output));
   uint64_t bytes = add(mul(floats, 4), mul(window, k * res));
   const uint64_t cond_width = uint64_t(c.num_layers()) * 2 * dil;
-  if (c.has_local()) bytes = add(bytes, mul(mul(window / c.local_hop + 2, cond_width), 4));
+  // With an upsampling network the terms have one row per sample.
+  const uint64_t hop = c.has_upsampling() ? 1 : uint64_t(c.local_hop);
+  if (c.has_local()) bytes = add(bytes, mul(mul(window / hop + 2, cond_width), 4));
   else if (c.has_global()) bytes = add(bytes, mul(cond_width, 4));
   return bytes;
 }
@@ -55,8 +57,9 @@ WorkingMemory working_memory(const ModelConfig& c) {
   if (c.has_local()) weights = add(weights, matrix(cond_width, c.local_channels));
   m.packed_weights = weights;
 
+  // With upsampling a stream keeps 32 rows of conditioning terms (ConditioningTerms::rows_per_refill).
   const uint64_t step_floats = res + res + skip + dil + k * res + 2 * dil + skip + c.end_channels + 2 * uint64_t(c.classes) +
-                               cond_width;
+                               cond_width * (c.has_upsampling() ? 32 : 1);
   m.fast_generation = add(add(weights, rings), mul(step_floats, 4));
   const uint64_t field = uint64_t(c.receptive_field());
   m.naive_generation = add(weights, sequence_scratch(c, field, 1));

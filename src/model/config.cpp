@@ -1,5 +1,7 @@
 #include "fastwave/config.h"
 
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "fastwave/error.h"
@@ -12,6 +14,41 @@ void require_range(const char* name, int value, int lo, int hi) {
     throw Error("config: " + std::string(name) + " = " + std::to_string(value) +
                 " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
   }
+}
+
+int json_int(const nlohmann::json& v, const std::string& what) {
+  if (!v.is_number_integer()) throw Error("config: " + what + " must be an integer");
+  const auto value = v.get<int64_t>();
+  if (value < INT32_MIN || value > INT32_MAX) throw Error("config: " + what + " is out of range");
+  return static_cast<int>(value);
+}
+
+std::vector<int> read_scales(const nlohmann::json& v) {
+  if (!v.is_array() || v.size() > 16) throw Error("config: upsample_scales must be an array of at most 16 integers");
+  std::vector<int> scales;
+  for (const auto& scale : v) scales.push_back(json_int(scale, "upsample_scales entry"));
+  return scales;
+}
+
+ModelConfig::LocalMel read_local_mel(const nlohmann::json& v) {
+  if (!v.is_object()) throw Error("config: local_mel must be an object");
+  ModelConfig::LocalMel m;
+  auto number = [](const nlohmann::json& x, const std::string& key) {
+    if (!x.is_number()) throw Error("config: local_mel." + key + " must be a number");
+    return x.get<double>();
+  };
+  for (const auto& [key, value] : v.items()) {
+    if (key == "fft_size") m.fft_size = json_int(value, "local_mel.fft_size");
+    else if (key == "window") {
+      if (!value.is_string()) throw Error("config: local_mel.window must be a string");
+      m.window = value.get<std::string>();
+    } else if (key == "min_hz") m.min_hz = number(value, key);
+    else if (key == "max_hz") m.max_hz = number(value, key);
+    else if (key == "min_db") m.min_db = number(value, key);
+    else if (key == "max_db") m.max_db = number(value, key);
+    else throw Error("config: unknown key 'local_mel." + key + "'");
+  }
+  return m;
 }
 
 }  // namespace
@@ -30,6 +67,43 @@ void ModelConfig::validate() const {
   require_range("global_channels", global_channels, speakers > 0 ? 1 : 0, speakers > 0 ? 4096 : 0);
   require_range("local_channels", local_channels, 0, 4096);
   require_range("local_hop", local_hop, local_channels > 0 ? 1 : 0, local_channels > 0 ? 1 << 16 : 0);
+  validate_vocoder();
+}
+
+void ModelConfig::validate_vocoder() const {
+  if (!has_local() && (has_upsampling() || upsample_conv_in || local_mel)) {
+    throw Error("config: upsample_scales, upsample_conv_in and local_mel need local_channels > 0");
+  }
+  if (has_upsampling()) {
+    require_range("upsample_scales size", int(upsample_scales.size()), 1, 16);
+    int64_t product = 1;
+    for (int scale : upsample_scales) {
+      require_range("upsample_scales entry", scale, 1, 1 << 16);
+      product *= scale;
+    }
+    if (product != local_hop) {
+      throw Error("config: upsample_scales multiply to " + std::to_string(product) + ", not local_hop = " +
+                  std::to_string(local_hop));
+    }
+  }
+  require_range("upsample_freq_kernel", upsample_freq_kernel, 1, has_upsampling() ? 2 * local_channels - 1 : 1);
+  if (upsample_freq_kernel % 2 == 0) throw Error("config: upsample_freq_kernel must be odd");
+  if (upsample_conv_in && !has_upsampling()) throw Error("config: upsample_conv_in needs upsample_scales");
+  require_range("cin_pad", cin_pad, 0, upsample_conv_in ? 64 : 0);
+  if (local_mel) {
+    const LocalMel& m = *local_mel;
+    require_range("local_mel.fft_size", m.fft_size, std::max(16, local_hop), 65536);
+    require_range("local_channels (mel bands)", local_channels, 1, m.fft_size / 2);
+    if (m.window != "hann") throw Error("config: local_mel.window '" + m.window + "' is not known (hann)");
+    const double nyquist = sample_rate / 2.0;
+    if (!(m.min_hz >= 0 && m.min_hz < nyquist)) throw Error("config: local_mel.min_hz must be in [0, sample_rate/2)");
+    if (!(m.max_hz == 0 || (m.max_hz > m.min_hz && m.max_hz <= nyquist))) {
+      throw Error("config: local_mel.max_hz must be 0 (Nyquist) or in (min_hz, sample_rate/2]");
+    }
+    if (!(std::isfinite(m.min_db) && std::isfinite(m.max_db) && m.max_db > m.min_db)) {
+      throw Error("config: local_mel needs finite min_db < max_db");
+    }
+  }
 }
 
 std::string ModelConfig::to_json() const {
@@ -48,6 +122,18 @@ std::string ModelConfig::to_json() const {
   j["global_channels"] = global_channels;
   j["local_channels"] = local_channels;
   j["local_hop"] = local_hop;
+  // Written only when used, so configs without them keep their exact old JSON.
+  if (has_upsampling()) {
+    j["upsample_scales"] = upsample_scales;
+    j["upsample_freq_kernel"] = upsample_freq_kernel;
+    j["upsample_conv_in"] = upsample_conv_in;
+    j["cin_pad"] = cin_pad;
+  }
+  if (local_mel) {
+    j["local_mel"] = {{"fft_size", local_mel->fft_size}, {"window", local_mel->window},
+                      {"min_hz", local_mel->min_hz},     {"max_hz", local_mel->max_hz},
+                      {"min_db", local_mel->min_db},     {"max_db", local_mel->max_db}};
+  }
   return j.dump();
 }
 
@@ -62,11 +148,18 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     if (value < INT32_MIN || value > INT32_MAX) throw Error("config: " + key + " is out of range");
     field = static_cast<int>(value);
   };
+  auto read_bool = [&](const std::string& key, bool& field) {
+    if (!j.at(key).is_boolean()) throw Error("config: " + key + " must be true or false");
+    field = j.at(key).get<bool>();
+  };
   for (const auto& [key, value] : j.items()) {
-    if (key == "bias") {
-      if (!value.is_boolean()) throw Error("config: bias must be true or false");
-      c.bias = value.get<bool>();
-    } else if (key == "blocks") read_int(key, c.blocks);
+    if (key == "bias") read_bool(key, c.bias);
+    else if (key == "upsample_conv_in") read_bool(key, c.upsample_conv_in);
+    else if (key == "upsample_scales") c.upsample_scales = read_scales(value);
+    else if (key == "local_mel") c.local_mel = read_local_mel(value);
+    else if (key == "upsample_freq_kernel") read_int(key, c.upsample_freq_kernel);
+    else if (key == "cin_pad") read_int(key, c.cin_pad);
+    else if (key == "blocks") read_int(key, c.blocks);
     else if (key == "layers_per_block") read_int(key, c.layers_per_block);
     else if (key == "residual_channels") read_int(key, c.residual_channels);
     else if (key == "dilation_channels") read_int(key, c.dilation_channels);

@@ -122,6 +122,10 @@ std::vector<TensorSpec> float_tensors(const ModelConfig& c) {
       add("local_gate_convs." + std::to_string(n) + ".weight", {dil, c.local_channels, 1});
     }
   }
+  if (c.upsample_conv_in) add("upsample.conv_in.weight", {c.local_channels, c.local_channels, 2 * c.cin_pad + 1});
+  for (size_t i = 0; i < c.upsample_scales.size(); ++i) {
+    add("upsample.convs." + std::to_string(i) + ".weight", {1, 1, c.upsample_freq_kernel, 2 * c.upsample_scales[i] + 1});
+  }
   return specs;
 }
 

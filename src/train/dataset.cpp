@@ -5,12 +5,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "fastwave/audio.h"
 #include "fastwave/error.h"
+#include "fastwave/vocoder.h"
 
 namespace fastwave::train {
 namespace fs = std::filesystem;
@@ -118,6 +120,11 @@ std::vector<Sequence> load_split(const std::vector<Utterance>& rows, const std::
   }
   if (files.empty()) throw Error("the dataset has no '" + split + "' files");
 
+  std::unique_ptr<MelFrontEnd> front_end;
+  if (config.has_local()) {
+    if (!config.local_mel) throw Error("training with local conditioning needs local_mel (the mel front end) in the config");
+    front_end = std::make_unique<MelFrontEnd>(config);
+  }
   std::vector<Sequence> sequences(files.size());
   std::vector<std::string> errors(files.size());
   std::atomic<size_t> next{0};
@@ -134,8 +141,13 @@ std::vector<Sequence> load_split(const std::vector<Utterance>& rows, const std::
     for (size_t i; (i = next++) < files.size();) {
       if (!wanted(files[i]->speaker)) continue;
       try {
-        const auto ids = mulaw_encode(read_audio(files[i]->path, config.sample_rate),
-                                      config.classes);
+        std::vector<float> audio = read_audio(files[i]->path, config.sample_rate);
+        if (front_end) {
+          // The features cover whole frames: the samples past the last one are dropped.
+          audio.resize(size_t(front_end->frames(int64_t(audio.size())) * config.local_hop));
+          sequences[i].mel = front_end->compute(audio);
+        }
+        const auto ids = mulaw_encode(audio, config.classes);
         sequences[i].ids.assign(ids.begin(), ids.end());
         const std::lock_guard lock(loaded_mutex);
         loaded[files[i]->speaker] += int64_t(ids.size());
@@ -162,7 +174,15 @@ std::vector<Sequence> load_split(const std::vector<Utterance>& rows, const std::
     Sequence& s = sequences[i];
     int64_t& sum = total[files[i]->speaker];
     if (budget > 0 && sum >= budget) continue;
-    if (budget > 0 && sum + int64_t(s.ids.size()) > budget) s.ids.resize(budget - sum);
+    if (budget > 0 && sum + int64_t(s.ids.size()) > budget) {
+      int64_t keep = budget - sum;
+      if (!s.mel.empty()) {  // whole frames, so ids and features still match
+        const int64_t frames = (keep + config.local_hop - 1) / config.local_hop;
+        keep = std::min<int64_t>(frames * config.local_hop, int64_t(s.ids.size()));
+        s.mel.resize(size_t(keep / config.local_hop) * config.local_channels);
+      }
+      s.ids.resize(keep);
+    }
     sum += int64_t(s.ids.size());
     if (s.ids.size() >= 2) kept.push_back(std::move(s));
   }
@@ -195,7 +215,7 @@ CropSampler::CropSampler(const std::vector<Sequence>& sequences, const ModelConf
 }
 
 void CropSampler::sample(std::mt19937_64& rng, int batch, int64_t* crops,
-                         int64_t* speakers) const {
+                         int64_t* speakers, Where* where) const {
   std::uniform_int_distribution<int64_t> pick(0, cumulative_.back() - 1);
   for (int b = 0; b < batch; ++b) {
     const int64_t r = pick(rng);
@@ -208,6 +228,7 @@ void CropSampler::sample(std::mt19937_64& rng, int batch, int64_t* crops,
       out[i] = start + i < 0 ? silence_ : seq.ids[start + i];
     }
     speakers[b] = seq.speaker;
+    if (where) where[b] = {&seq, start};
   }
 }
 

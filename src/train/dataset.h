@@ -26,9 +26,13 @@ std::vector<std::string> speaker_names(const std::vector<Utterance>& rows);
 struct Sequence {
   std::vector<uint16_t> ids;
   int speaker = 0;  // index into speaker_names(); 0 without global conditioning
+  // With local conditioning: the config's log-mel front end (MelFrontEnd) of the audio,
+  // [frames][local_channels], and ids cut to frames * local_hop samples.
+  std::vector<float> mel;
 };
 
-// Reads the audio of one split (resampled to config.sample_rate) as µ-law ids, with
+// Reads the audio of one split (resampled to config.sample_rate) as µ-law ids (and, for a
+// model with local conditioning, their log-mel features, which need config.local_mel), with
 // `threads` readers. Keeps at most `max_seconds` of audio per speaker (0 = all), in file
 // order, cutting the last file, so that a huge valid split cannot make validation slow
 // and every speaker is scored. Throws if the split is empty.
@@ -47,8 +51,14 @@ class CropSampler {
               int64_t output_length);
   int64_t crop_length() const { return crop_length_; }
   int64_t skipped() const { return skipped_; }  // sequences too short for one crop
-  // Fills crops [batch][crop_length] and speakers [batch].
-  void sample(std::mt19937_64& rng, int batch, int64_t* crops, int64_t* speakers) const;
+  // Fills crops [batch][crop_length] and speakers [batch]; `where`, if given, [batch] with
+  // the sequence and the sample index of each crop's first id (negative in the padding).
+  struct Where {
+    const Sequence* sequence = nullptr;
+    int64_t start = 0;
+  };
+  void sample(std::mt19937_64& rng, int batch, int64_t* crops, int64_t* speakers,
+              Where* where = nullptr) const;
 
  private:
   const std::vector<Sequence>& sequences_;

@@ -1,5 +1,6 @@
 #include "train/net.h"
 
+#include <algorithm>
 #include <string>
 
 #include "fastwave/error.h"
@@ -33,7 +34,6 @@ torch::Tensor cat_weights(const std::vector<torch::nn::Conv1d>& a,
 
 NetImpl::NetImpl(const ModelConfig& config) : config_(config) {
   config_.validate();
-  if (config_.has_local()) throw Error("training with local conditioning is not supported");
   const auto& c = config_;
   const int layers = c.num_layers();
   // Registration order is file order, which keeps checkpoints readable.
@@ -56,10 +56,56 @@ NetImpl::NetImpl(const ModelConfig& config) : config_(config) {
     global_gate_convs = conv_list(*this, "global_gate_convs", layers, c.global_channels,
                                   c.dilation_channels, 1, false);
   }
+  if (c.has_local()) {
+    local_filter_convs = conv_list(*this, "local_filter_convs", layers, c.local_channels,
+                                   c.dilation_channels, 1, false);
+    local_gate_convs = conv_list(*this, "local_gate_convs", layers, c.local_channels,
+                                 c.dilation_channels, 1, false);
+  }
+  if (c.has_upsampling()) {
+    // Parameters "upsample.conv_in.weight" and "upsample.convs.<i>.weight", as in the file.
+    auto upsample = std::make_shared<torch::nn::Module>();
+    if (c.upsample_conv_in) {
+      upsample_conv_in = upsample->register_module(
+          "conv_in", conv(c.local_channels, c.local_channels, 2 * c.cin_pad + 1, false));
+    }
+    torch::nn::ModuleList stages;
+    torch::NoGradGuard no_grad;
+    for (int scale : c.upsample_scales) {
+      const int64_t width = 2 * scale + 1;
+      upsample_convs.push_back(torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(1, 1, {c.upsample_freq_kernel, width}).bias(false)));
+      upsample_convs.back()->weight.fill_(1.0 / double(c.upsample_freq_kernel * width));
+      stages->push_back(upsample_convs.back());
+    }
+    upsample->register_module("convs", stages);
+    register_module("upsample", upsample);
+  }
+}
+
+torch::Tensor NetImpl::upsample(const torch::Tensor& frames) {
+  const auto& c = config_;
+  TORCH_CHECK(c.has_local() && frames.dim() == 3 && frames.size(1) == c.local_channels,
+              "frames must be [B, local_channels, F]");
+  if (!c.has_upsampling()) return frames.repeat_interleave(c.local_hop, 2);
+  auto x = frames;
+  if (c.upsample_conv_in) {
+    // Edge frames repeated, as the engine does, so the output has one column per frame.
+    x = upsample_conv_in(torch::nn::functional::pad(
+        x, torch::nn::functional::PadFuncOptions({c.cin_pad, c.cin_pad}).mode(torch::kReplicate)));
+  }
+  x = x.unsqueeze(1);  // [B, 1, channels, time]: the stages are 2-D convs over that plane
+  for (size_t i = 0; i < upsample_convs.size(); ++i) {
+    const int64_t scale = c.upsample_scales[i];
+    x = torch::nn::functional::conv2d(
+        x.repeat_interleave(scale, 3), upsample_convs[i]->weight,
+        torch::nn::functional::Conv2dFuncOptions().padding({c.upsample_freq_kernel / 2, scale}));
+  }
+  return x.squeeze(1);
 }
 
 torch::Tensor NetImpl::forward(const torch::Tensor& ids, const torch::Tensor& speakers,
-                               bool causal) {
+                               bool causal, const torch::Tensor& local) {
   const auto& c = config_;
   const int64_t length = ids.size(1);
   const int64_t out_length = causal ? length : length - c.receptive_field() + 1;
@@ -96,6 +142,12 @@ torch::Tensor NetImpl::forward(const torch::Tensor& ids, const torch::Tensor& sp
                             torch::IntArrayRef{1}, torch::IntArrayRef{0},
                             torch::IntArrayRef{dilation});
     if (cond.defined()) fg = fg + cond.select(1, n).unsqueeze(2);
+    if (c.has_local()) {
+      // The features of the positions this conv's outputs end at: the last ones.
+      TORCH_CHECK(local.defined() && local.size(2) == length, "local must be [B, local_channels, T]");
+      fg = fg + torch::conv1d(local.narrow(2, length - fg.size(2), fg.size(2)),
+                              cat_weights(local_filter_convs, local_gate_convs, n));
+    }
     auto z = torch::tanh(fg.narrow(1, 0, dil)) * torch::sigmoid(fg.narrow(1, dil, dil));
     tails.push_back(z.narrow(2, z.size(2) - out_length, out_length));
     // The last layer's residual output feeds nothing. The residual path drops the
@@ -115,6 +167,24 @@ torch::Tensor NetImpl::forward(const torch::Tensor& ids, const torch::Tensor& sp
   auto skip = torch::conv1d(torch::cat(tails, 1), torch::cat(skip_w, 1), skip_b);
   auto h = torch::relu(end_conv_1(torch::relu(skip)));
   return end_conv_2(h);
+}
+
+torch::Tensor crop_features(Net& net, const std::vector<float>& mel, int64_t start, int64_t count) {
+  const ModelConfig& c = net->config();
+  const int64_t hop = c.local_hop, frames = int64_t(mel.size()) / c.local_channels;
+  const int64_t first = std::max<int64_t>(0, start), end = start + count;
+  TORCH_CHECK(count > 0 && end <= frames * hop, "features asked past the last frame");
+  // Each stage reaches one of its input steps either side (at most a frame), conv_in
+  // cin_pad frames: outside this margin the window's edges cannot reach the outputs, and
+  // at the sequence's ends the window ends where the sequence does.
+  const int64_t margin = c.cin_pad + int64_t(c.upsample_scales.size()) + 1;
+  const int64_t f0 = std::max<int64_t>(0, first / hop - margin);
+  const int64_t f1 = std::min(frames, (end - 1) / hop + 1 + margin);
+  const auto all = torch::from_blob(const_cast<float*>(mel.data()), {frames, c.local_channels}, torch::kFloat32);
+  const auto window = all.narrow(0, f0, f1 - f0).t().unsqueeze(0).contiguous();
+  auto up = net->upsample(window).narrow(2, first - f0 * hop, end - first);
+  if (first == start) return up;
+  return torch::cat({torch::zeros({1, c.local_channels, first - start}, up.options()), up}, 2);
 }
 
 Model NetImpl::to_model() const {

@@ -14,18 +14,25 @@ namespace fastwave::train {
 class NetImpl : public torch::nn::Module {
  public:
   // Initialised like PyTorch's Conv1d/Embedding defaults (as pytorch-wavenet is), drawn
-  // from torch's global generator. Local conditioning is not trainable here.
+  // from torch's global generator; upsampling convs start as moving averages (as r9y9's).
   explicit NetImpl(const ModelConfig& config);
 
+  // Local features per sample from frames [B, local_channels, F]: the upsampling network
+  // (exactly the engine's, src/engine/upsample.cpp) or each frame repeated local_hop
+  // times. Returns [B, local_channels, F * local_hop].
+  torch::Tensor upsample(const torch::Tensor& frames);
+
   // ids: [B, T] int64 µ-law ids; speakers: [B] int64, or undefined without global
-  // conditioning. Returns logits [B, classes, positions]; column j predicts the id after
-  // the input position it ends at.
+  // conditioning; local: [B, local_channels, T] per-sample features aligned with ids (what
+  // the engine adds at each position), or undefined without local conditioning. Returns
+  // logits [B, classes, positions]; column j predicts the id after the input position it
+  // ends at.
   //  - causal=false ("valid", for training): positions = T - receptive_field + 1, the last
   //    ones, each seeing a full receptive field, so no padding is ever computed.
   //  - causal=true: positions = T, with zero activations before time 0, exactly what
   //    fastwave::teacher_forced_logits computes.
   torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& speakers,
-                        bool causal = false);
+                        bool causal = false, const torch::Tensor& local = {});
 
   const ModelConfig& config() const { return config_; }
   // Copies every parameter into a fastwave::Model (which checks names and shapes).
@@ -40,7 +47,17 @@ class NetImpl : public torch::nn::Module {
   std::vector<torch::nn::Conv1d> filter_convs, gate_convs, residual_convs, skip_convs;
   torch::nn::Embedding global_embedding{nullptr};
   std::vector<torch::nn::Conv1d> global_filter_convs, global_gate_convs;
+  std::vector<torch::nn::Conv1d> local_filter_convs, local_gate_convs;
+  torch::nn::Conv1d upsample_conv_in{nullptr};
+  std::vector<torch::nn::Conv2d> upsample_convs;
 };
 TORCH_MODULE(Net);
+
+// Per-sample features [1, local_channels, count] for samples start .. start+count-1 of a
+// sequence with log-mel `mel` [frames][local_channels] (zeros before sample 0), through
+// net's trainable upsampling network. Only the frames within the network's reach are
+// upsampled, yet the values are exactly those of upsampling the whole sequence (what the
+// engine does), which the tests check.
+torch::Tensor crop_features(Net& net, const std::vector<float>& mel, int64_t start, int64_t count);
 
 }  // namespace fastwave::train

@@ -91,8 +91,10 @@ class AutocastBf16 {
 };
 
 // One optimisation step on crops [B, receptive_field + L]; returns the loss in bits.
+// `where` locates each crop for its local features (empty without local conditioning).
 double train_step(Net& net, torch::optim::Adam& optimizer, const torch::Tensor& crops,
-                  const torch::Tensor& speakers, double lr, double clip_norm, bool bf16) {
+                  const torch::Tensor& speakers, double lr, double clip_norm, bool bf16,
+                  const std::vector<CropSampler::Where>& where = {}) {
   const int64_t rf = net->config().receptive_field();
   const int64_t targets = crops.size(1) - rf;
   for (auto& group : optimizer.param_groups()) {
@@ -101,7 +103,13 @@ double train_step(Net& net, torch::optim::Adam& optimizer, const torch::Tensor& 
   torch::Tensor logits;
   {
     AutocastBf16 autocast(bf16);
-    logits = net->forward(crops.narrow(1, 0, crops.size(1) - 1), speakers).to(torch::kFloat32);
+    torch::Tensor local;
+    if (!where.empty()) {
+      std::vector<torch::Tensor> rows;
+      for (const auto& w : where) rows.push_back(crop_features(net, w.sequence->mel, w.start, crops.size(1) - 1));
+      local = torch::cat(rows, 0);
+    }
+    logits = net->forward(crops.narrow(1, 0, crops.size(1) - 1), speakers, false, local).to(torch::kFloat32);
   }
   auto loss = torch::nn::functional::cross_entropy(logits, crops.narrow(1, rf, targets));
   optimizer.zero_grad();
@@ -125,10 +133,19 @@ double validate(Net& net, const std::vector<Sequence>& sequences) {
     std::vector<int64_t> values(seq.ids.begin(), seq.ids.end());
     const auto ids = torch::from_blob(values.data(), {1, n}, torch::kInt64);
     auto speaker = torch::full({1}, int64_t(seq.speaker), torch::kInt64);
+    const ModelConfig& c = net->config();
+    // Features of every sample, upsampled once for the whole sequence.
+    const torch::Tensor local =
+        c.has_local() ? crop_features(net, seq.mel, 0, int64_t(seq.mel.size()) / c.local_channels * c.local_hop)
+                      : torch::Tensor();
+    auto local_of = [&](int64_t from, int64_t count) {
+      return local.defined() ? local.narrow(2, from, count) : torch::Tensor();
+    };
     for (int64_t a = 0, b; a < n - 1; a = b) {
       b = std::min(a + chunk, n - 1);
-      auto logits = a == 0 ? net->forward(ids.narrow(1, 0, b), speaker, /*causal=*/true)
-                           : net->forward(ids.narrow(1, a - context, b - a + context), speaker);
+      auto logits = a == 0 ? net->forward(ids.narrow(1, 0, b), speaker, /*causal=*/true, local_of(0, b))
+                           : net->forward(ids.narrow(1, a - context, b - a + context), speaker, false,
+                                          local_of(a - context, b - a + context));
       nats += torch::nn::functional::cross_entropy(
                   logits, ids.narrow(1, a + 1, b - a),
                   torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
@@ -305,6 +322,7 @@ TrainResult train(const TrainOptions& options) {
   const int64_t crop = sampler.crop_length();
   auto crops = torch::empty({options.batch, crop}, torch::kInt64);
   auto speaker_ids = torch::zeros({options.batch}, torch::kInt64);
+  std::vector<CropSampler::Where> where(options.batch);
   const auto start = Clock::now();
   auto last_print = start;
   double train_time = 0, loss_sum = 0;
@@ -317,10 +335,12 @@ TrainResult train(const TrainOptions& options) {
     const auto t0 = Clock::now();
     std::seed_seq seq{uint64_t(state.seed), uint64_t(step)};
     std::mt19937_64 rng(seq);
-    sampler.sample(rng, options.batch, crops.data_ptr<int64_t>(), speaker_ids.data_ptr<int64_t>());
+    sampler.sample(rng, options.batch, crops.data_ptr<int64_t>(), speaker_ids.data_ptr<int64_t>(),
+                   config.has_local() ? where.data() : nullptr);
     const double loss = train_step(net, optimizer, crops, config.has_global() ? speaker_ids
                                    : torch::Tensor(), learning_rate(options, step),
-                                   options.clip_norm, options.bf16);
+                                   options.clip_norm, options.bf16,
+                                   config.has_local() ? where : std::vector<CropSampler::Where>{});
     if (!std::isfinite(loss)) {
       throw Error("training diverged (loss " + std::to_string(loss) + ") at step " +
                   std::to_string(step) + "; lower --lr");
@@ -374,6 +394,7 @@ double benchmark(const TrainOptions& options, int steps) {
   set_threads(options.threads);
   if (steps < 1) throw Error("--benchmark-steps must be at least 1");
   options.config.validate();
+  if (options.config.has_local()) throw Error("--benchmark-steps does not time local conditioning yet");
   torch::manual_seed(options.seed);
   Net net(options.config);
   torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(options.lr));

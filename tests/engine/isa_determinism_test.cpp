@@ -53,6 +53,33 @@ TEST_P(IsaDeterminism, IntegerSchemesSampleTheSameIdsOnEveryIsa) {
   }
 }
 
+// A vocoder's conditioning terms (upsampled, projected per sample) are the same bits on
+// every ISA too. Frequency kernel 1 projects before the last stage, 3 after it.
+void expect_vocoder_ids_equal_on_every_isa(int freq_kernel) {
+  ModelConfig c = testing::small_config();
+  c.kernel_size = 3;
+  c.local_channels = 12;
+  c.local_hop = 8;
+  c.upsample_scales = {2, 4};
+  c.upsample_freq_kernel = freq_kernel;
+  c.upsample_conv_in = true;
+  c.cin_pad = 1;
+  Conditioning cond;
+  cond.local_frames = 130;
+  std::mt19937 rng(2);
+  for (int i = 0; i < cond.local_frames * c.local_channels; ++i) cond.local_features.push_back(float(rng() % 100) / 100);
+  const Model q = quantize(Model::random(c, 6), QuantizeOptions{});
+  const std::vector<int> reference = generate_with(q, cond, kernels::reference_kernels());
+  for (const auto* k : kernels::available_kernels()) {
+    EXPECT_EQ(generate_with(q, cond, *k), reference) << k->name << ", frequency kernel " << freq_kernel;
+  }
+}
+
+TEST(IsaDeterminismVocoder, IntegerSchemesSampleTheSameIdsOnEveryIsa) {
+  expect_vocoder_ids_equal_on_every_isa(1);
+  expect_vocoder_ids_equal_on_every_isa(3);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     ShippedModels, IsaDeterminism,
     ::testing::Values(Case{"violin.fwm", -1, Scheme::kInt8Dynamic}, Case{"violin.fwm", -1, Scheme::kInt8Static},

@@ -196,6 +196,105 @@ TEST(Train, BadInputsAreOneLineErrors) {
   EXPECT_THROW(train::train(options), Error);
 }
 
+// A tiny vocoder: upsampling with conv_in and a frequency kernel, kernel size 3.
+ModelConfig tiny_vocoder() {
+  ModelConfig c;
+  c.blocks = 1;
+  c.layers_per_block = 4;
+  c.residual_channels = 8;
+  c.dilation_channels = 8;
+  c.skip_channels = 16;
+  c.end_channels = 16;
+  c.classes = 64;
+  c.kernel_size = 3;
+  c.local_channels = 6;
+  c.local_hop = 16;
+  c.upsample_scales = {4, 4};
+  c.upsample_freq_kernel = 3;
+  c.upsample_conv_in = true;
+  c.cin_pad = 2;
+  c.local_mel = ModelConfig::LocalMel{};
+  c.local_mel->fft_size = 128;
+  return c;
+}
+
+// Parameters away from their (averaging) initial values, so every weight matters.
+void perturb(train::Net& net) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : net->parameters()) p.add_(torch::randn_like(p) * 0.3);
+}
+
+class TrainVocoderFreqKernel : public ::testing::TestWithParam<int> {};
+
+// Kernel 1 takes the engine's path that projects before the last stage, 3 the direct one.
+TEST_P(TrainVocoderFreqKernel, ExportMatchesTheEnginesTeacherForcedLogits) {
+  torch::manual_seed(4);
+  ModelConfig c = tiny_vocoder();
+  c.upsample_freq_kernel = GetParam();
+  train::Net net(c);
+  perturb(net);
+  const Model model = net->to_model();
+  const int frames = 20, n = frames * c.local_hop - 5;
+  std::vector<float> mel(size_t(frames) * c.local_channels);
+  for (size_t i = 0; i < mel.size(); ++i) mel[i] = float((i * 37) % 11) / 11.0f;
+  std::vector<int> ids(n);
+  for (int t = 0; t < n; ++t) ids[t] = (t * 7 + t * t / 5) % 64;
+  Conditioning cond;
+  cond.local_features = mel;
+  cond.local_frames = frames;
+  const std::vector<float> engine = teacher_forced_logits(model, ids, cond);
+
+  torch::NoGradGuard no_grad;
+  const auto input = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end())).view({1, -1});
+  const auto local = train::crop_features(net, mel, 0, n);
+  const auto logits = net->forward(input, torch::Tensor(), true, local)[0].t().contiguous();
+  ASSERT_EQ(int64_t(engine.size()), int64_t(n - 1) * 64);
+  const float* l = logits.data_ptr<float>();
+  for (int64_t i = 0; i < int64_t(n - 1) * 64; ++i) {
+    ASSERT_NEAR(engine[i], l[i], 1e-4 + 1e-4 * std::abs(l[i])) << "logit " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(TrainVocoder, TrainVocoderFreqKernel, ::testing::Values(1, 3));
+
+TEST(TrainVocoder, CropFeaturesEqualUpsamplingTheWholeSequence) {
+  torch::manual_seed(5);
+  const ModelConfig c = tiny_vocoder();
+  train::Net net(c);
+  perturb(net);
+  const int frames = 40;
+  std::vector<float> mel(size_t(frames) * c.local_channels);
+  for (size_t i = 0; i < mel.size(); ++i) mel[i] = float((i * 13) % 7) / 7.0f - 0.3f;
+  torch::NoGradGuard no_grad;
+  const auto all = net->upsample(torch::from_blob(mel.data(), {frames, c.local_channels}).t().unsqueeze(0).contiguous());
+  for (int64_t start : {-50, -1, 0, 3, 16, 100, 300, 555}) {
+    const int64_t count = std::min<int64_t>(100, frames * c.local_hop - start);
+    const auto crop = train::crop_features(net, mel, start, count);
+    const int64_t zeros = std::max<int64_t>(0, -start);
+    EXPECT_TRUE(torch::all(crop.narrow(2, 0, zeros) == 0).item<bool>()) << start;
+    EXPECT_TRUE(torch::allclose(crop.narrow(2, zeros, count - zeros), all.narrow(2, start + zeros, count - zeros),
+                                1e-5, 1e-6)) << "start " << start;
+  }
+}
+
+TEST(TrainVocoder, TrainsOnAudioAndExportsAVocoder) {
+  testing::TempDir dir;
+  write_sine_dataset(dir);
+  auto options = tiny_options(dir);
+  options.config = tiny_vocoder();
+  options.speakers_from_metadata = false;
+  options.steps = 40;
+  options.valid_every = 40;
+  options.output_length = 256;
+  options.batch = 2;
+  const auto result = train::train(options);
+  ASSERT_EQ(result.losses.size(), 40u);
+  EXPECT_LT(mean(result.losses, 35, 40), mean(result.losses, 0, 5));
+  const Model model = Model::load(options.output);
+  EXPECT_EQ(model.config().to_json(), options.config.to_json());
+  EXPECT_EQ(model.tensor("upsample.convs.1.weight").shape, (std::vector<int64_t>{1, 1, 3, 9}));
+}
+
 TEST(Train, MetadataSpeakersSortNumerically) {
   std::vector<train::Utterance> rows = {{"10", "train", "a"}, {"9", "train", "b"}, {"10", "valid", "c"}};
   EXPECT_EQ(train::speaker_names(rows), (std::vector<std::string>{"9", "10"}));

@@ -1,0 +1,39 @@
+// The vocoder's input: the log-mel front end a model's config records (`local_mel`), the
+// one definition behind `fastwave mel`, `fastwave vocode` and training on audio.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "fastwave/audio_quality.h"
+#include "fastwave/config.h"
+
+namespace fastwave {
+
+// r9y9's defaults scaled to 16 kHz: 80 bands, hop 256 = [4, 4, 4, 4], conv_in over
+// 2 + 1 + 2 frames, kernel size 3 in the dilated layers; a small network.
+ModelConfig default_vocoder_config();
+
+class MelFrontEnd {
+ public:
+  // Throws fastwave::Error when the config records no local_mel.
+  explicit MelFrontEnd(const ModelConfig& config);
+
+  int bands() const { return bands_; }
+  int hop() const { return mel_.options().hop; }
+  int sample_rate() const { return mel_.options().sample_rate; }
+  // samples / hop: frame f conditions samples [f*hop, (f+1)*hop).
+  int64_t frames(int64_t samples) const { return mel_.frames(samples); }
+  // Row-major [frames][bands]: (10 log10 mel power - min_db) / (max_db - min_db), with the
+  // power floored at min_db.
+  std::vector<float> compute(std::span<const float> audio) const;
+
+ private:
+  static MelOptions options_of(const ModelConfig& config);
+  LogMel mel_;
+  int bands_;
+  double min_db_, max_db_;
+};
+
+}  // namespace fastwave

@@ -1,0 +1,88 @@
+// fastwave vocode: speech from log-mel features with a vocoder (a model with local
+// conditioning), one sample per position the features cover.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/progress.h"
+
+namespace fastwave::cli {
+namespace {
+
+// The mel .npy as conditioning, with errors that name the file and what is wrong.
+Conditioning read_mel(const std::string& path, const ModelConfig& c) {
+  std::vector<int64_t> shape;
+  Conditioning conditioning;
+  conditioning.local_features = read_npy(path, &shape);
+  if (shape.size() != 2) throw Error("'" + path + "': mel must be 2-D [frames, " + std::to_string(c.local_channels) + "]");
+  if (shape[1] != c.local_channels) {
+    throw Error("'" + path + "' has " + std::to_string(shape[1]) + " bands; the vocoder takes " +
+                std::to_string(c.local_channels));
+  }
+  if (shape[0] < 1) throw Error("'" + path + "' has no frames");
+  if (shape[0] * c.local_hop > kMaxWavSamples) throw Error("'" + path + "' covers more samples than a WAV file holds");
+  conditioning.local_frames = static_cast<int>(shape[0]);
+  return conditioning;
+}
+
+}  // namespace
+
+void add_vocode_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("vocode", "Turn log-mel features (fastwave mel) into audio with a vocoder");
+  struct Options {
+    std::string model, mel, out, method = "fast", seed = "0";
+    float temperature = 1.0f;
+    int speaker = -1;
+    bool quiet = false;
+  };
+  auto o = std::make_shared<Options>();
+  cmd->add_option("-m,--model", o->model, "Vocoder model file (local conditioning on mel frames)")->required();
+  cmd->add_option("--mel", o->mel, "[frames, bands] float32 .npy, as fastwave mel writes")->required();
+  cmd->add_option("-o,--output", o->out, "WAV file to write (16-bit PCM, frames x hop samples)")->required();
+  cmd->add_option("--method", o->method, "fast (cached, O(layers) per sample) or naive (recomputes the receptive field)")
+      ->check(CLI::IsMember({"fast", "naive"}))
+      ->capture_default_str();
+  cmd->add_option("--temperature", o->temperature, "Softmax temperature; 0 = greedy argmax")
+      ->check(CLI::Range(0.0f, 100.0f))
+      ->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Random seed for sampling, an integer in [0, 2^64)")->capture_default_str();
+  cmd->add_option("--speaker", o->speaker, "Speaker id, for speaker-conditioned vocoders")
+      ->check(CLI::Range(0, kMaxSpeakerFlag));
+  cmd->add_flag("-q,--quiet", o->quiet, "No progress output");
+  add_memory_limit_option(*cmd);
+
+  cmd->callback([o] {
+    GenerateOptions options;
+    options.seed = parse_seed(o->seed);
+    options.temperature = o->temperature;
+    const Model model = Model::load(o->model);
+    const ModelConfig& c = model.config();
+    if (!c.has_local()) throw Error("'" + o->model + "' has no local conditioning: it is not a vocoder");
+    Conditioning conditioning = read_mel(o->mel, c);
+    conditioning.speaker = o->speaker;
+    conditioning.check(c);
+    // Position t holds sample t and its features (r9y9's alignment, and training's): the
+    // silence prime stands for sample 0, then frames x hop - 1 samples are generated.
+    const int64_t total = conditioning.max_samples(c);
+    options.samples = total - 1;
+
+    WavWriter wav(o->out, c.sample_rate);
+    Progress progress("vocode", c.sample_rate, !o->quiet && options.samples > c.sample_rate);
+    options.progress = [&progress](int64_t done, int64_t all) { progress.update(done, all); };
+    wav.append(std::vector<float>{mulaw_decode(c.classes / 2, c.classes)});
+    options.sink = [&](std::span<const int> ids) { wav.append(mulaw_decode(ids, c.classes)); };
+    auto generator = make_generator(Network::build(model), o->method == "naive" ? Method::kNaive : Method::kFast,
+                                    conditioning);
+    generate(*generator, c, options);
+    const double seconds = progress.finish();
+    wav.commit();
+    if (!o->quiet) {
+      const double audio_seconds = double(total) / c.sample_rate;
+      std::printf("wrote %s: %lld samples (%.2f s of audio) from %d frames in %.2f s: %.2fx real time (RTF %.3f)\n",
+                  o->out.c_str(), static_cast<long long>(total), audio_seconds, conditioning.local_frames,
+                  seconds, audio_seconds / seconds, seconds / audio_seconds);
+    }
+  });
+}
+
+}  // namespace fastwave::cli

@@ -1,0 +1,94 @@
+// fastwave init --vocoder, mel and vocode end to end, and their one-line errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "cli_run.h"
+
+namespace fastwave {
+namespace {
+
+using testing::CliRun;
+using testing::run_cli;
+
+class VocoderCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    vocoder_ = dir_.file("v.fwm");
+    const CliRun r = run_cli("init --vocoder --blocks 1 --layers-per-block 4 --residual-channels 8 --dilation-channels 8 "
+                             "--skip-channels 8 --end-channels 8 --classes 64 --local-channels 20 --local-hop 16 "
+                             "--upsample-scales 4,4 --seed 2 -o " + vocoder_, dir_);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::vector<float> speechy(8000 + 5);  // 500 frames of 16 samples, and a remainder
+    for (size_t t = 0; t < speechy.size(); ++t) speechy[t] = 0.3f * std::sin(0.07f * float(t) * (1 + float(t) / 8000));
+    write_wav(dir_.file("in.wav"), speechy, 16000);
+  }
+  void expect_failure(const std::string& args, const std::string& fragment) {
+    testing::expect_one_line_failure(run_cli(args, dir_), args, fragment);
+  }
+  std::string vocode(const std::string& out, const std::string& extra) {
+    return "vocode -q -m " + vocoder_ + " --mel " + dir_.file("mel.npy") + " -o " + dir_.file(out) + " " + extra;
+  }
+  testing::TempDir dir_;
+  std::string vocoder_;
+};
+
+TEST_F(VocoderCli, MelThenVocodeGivesFramesTimesHopSamplesDeterministicInTheSeed) {
+  CliRun r = run_cli("mel " + dir_.file("in.wav") + " -m " + vocoder_ + " -o " + dir_.file("mel.npy"), dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<int64_t> shape;
+  read_npy(dir_.file("mel.npy"), &shape);
+  EXPECT_EQ(shape, (std::vector<int64_t>{500, 20}));
+
+  ASSERT_EQ(run_cli(vocode("a.wav", "--seed 7"), dir_).exit_code, 0);
+  ASSERT_EQ(run_cli(vocode("b.wav", "--seed 7"), dir_).exit_code, 0);
+  ASSERT_EQ(run_cli(vocode("c.wav", "--seed 8"), dir_).exit_code, 0);
+  ASSERT_EQ(run_cli(vocode("naive.wav", "--seed 7 --method naive"), dir_).exit_code, 0);
+  const auto a = read_audio(dir_.file("a.wav"), 16000);
+  EXPECT_EQ(a.size(), 8000u);
+  EXPECT_EQ(read_audio(dir_.file("b.wav"), 16000), a);
+  EXPECT_NE(read_audio(dir_.file("c.wav"), 16000), a);
+  EXPECT_EQ(read_audio(dir_.file("naive.wav"), 16000), a);  // the oracle samples the same ids
+}
+
+TEST_F(VocoderCli, DefaultFrontEndWithoutAModel) {
+  const CliRun r = run_cli("mel " + dir_.file("in.wav") + " -o " + dir_.file("default.npy"), dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<int64_t> shape;
+  read_npy(dir_.file("default.npy"), &shape);
+  EXPECT_EQ(shape, (std::vector<int64_t>{8005 / 256, 80}));
+}
+
+TEST_F(VocoderCli, OneLineErrors) {
+  const std::string plain = dir_.file("plain.fwm");
+  Model::random(testing::small_config(), 1).save(plain);
+  write_npy(dir_.file("bands.npy"), std::vector<float>(10 * 7, 0.5f), {10, 7});
+  write_npy(dir_.file("flat.npy"), std::vector<float>(40, 0.5f), {40});
+  testing::write_bytes(dir_.file("junk.npy"), {'n', 'o', 't', ' ', 'n', 'p', 'y'});
+  std::vector<float> short_audio(10, 0.1f);
+  write_wav(dir_.file("short.wav"), short_audio, 16000);
+  const std::string out = " -o " + dir_.file("out.wav");
+
+  expect_failure("vocode -m " + vocoder_ + " --mel " + dir_.file("bands.npy") + out, "has 7 bands; the vocoder takes 20");
+  expect_failure("vocode -m " + vocoder_ + " --mel " + dir_.file("flat.npy") + out, "flat.npy");
+  expect_failure("vocode -m " + vocoder_ + " --mel " + dir_.file("junk.npy") + out, "junk.npy");
+  expect_failure("vocode -m " + vocoder_ + " --mel " + dir_.file("missing.npy") + out, "missing.npy");
+  expect_failure("vocode -m " + plain + " --mel " + dir_.file("bands.npy") + out, "has no local conditioning");
+  expect_failure("mel " + dir_.file("in.wav") + " -m " + plain + " -o " + dir_.file("m.npy"), "records no mel front end");
+  expect_failure("mel " + dir_.file("short.wav") + " -m " + vocoder_ + " -o " + dir_.file("m.npy"),
+                 "shorter than one frame");
+  expect_failure("init --vocoder --local-hop 64 -o " + dir_.file("bad.fwm"), "upsample_scales multiply to 256");
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("out.wav")));
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("m.npy")));
+}
+
+TEST_F(VocoderCli, HelpNamesTheOptions) {
+  const CliRun r = run_cli("vocode --help", dir_);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--mel"), std::string::npos);
+  EXPECT_NE(r.out.find("--temperature"), std::string::npos);
+  EXPECT_NE(run_cli("mel --help", dir_).out.find("--model"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fastwave
