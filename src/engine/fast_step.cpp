@@ -276,7 +276,6 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
       s.stamped_frame_ = frame;
       s.cond_stamp_ = ++conditioning_stamps;
     }
-    }
   }
 
   // One stream: the fused kernel. Several: the lanes kernel, which loads each weight once
