@@ -40,6 +40,9 @@ struct BudgetOptions {
   std::vector<std::pair<std::vector<int>, Conditioning>> calibration;
   // How much of it the per-unit probes (kl, l1, l2, greedy-kl) run over.
   double probe_seconds = 1.0;
+  // greedy-kl: the width each unit is probed at; its KL at b bits is modelled as
+  // KL(probe_bits) * 4^(probe_bits - b) (docs/personal-quantization.md checks that model).
+  int probe_bits = 4;
   int threads = 1;
   // Sensitivities measured before on the same model and audio (UnitReport::sensitivity,
   // in unit order, e.g. from a --report-csv): used instead of measuring again, so several

@@ -159,7 +159,7 @@ void add_quantize_command(CLI::App& app) {
   struct Options {
     std::string in, out, scheme = "int8-dynamic", calib, method = "minmax";
     std::vector<std::string> layer_schemes;
-    int group_size = 32, speaker = -1;
+    int group_size = 32, speaker = -1, probe_bits = 4;
     double percentile = 99.99, calib_seconds = 60;
     double budget_mb = 0, probe_seconds = 1;
     std::string sensitivity_from;
@@ -192,6 +192,8 @@ void add_quantize_command(CLI::App& app) {
       ->capture_default_str()->needs(budget);
   cmd->add_option("--probe-seconds", o->probe_seconds, "Calibration audio the per-layer KL probes run over")
       ->check(CLI::Range(0.01, 600.0))->capture_default_str()->needs(budget);
+  cmd->add_option("--probe-bits", o->probe_bits, "greedy-kl: the width each unit's KL is probed at")
+      ->check(CLI::Range(2, 8))->capture_default_str()->needs(budget);
   cmd->add_option("--sensitivity-from", o->sensitivity_from,
                   "Reuse the sensitivities of an earlier --report-csv (same model, allocator and audio)")
       ->needs(budget);
@@ -221,6 +223,7 @@ void add_quantize_command(CLI::App& app) {
       options.order = parse_sensitivity_order(o->order);
       options.group_size = o->group_size;
       options.probe_seconds = o->probe_seconds;
+      options.probe_bits = o->probe_bits;
       options.threads = threads;
       if (model.is_quantized()) throw Error("'" + o->in + "' is already quantized; give --budget-mb its float original");
       options.calibration = calibration();

@@ -23,7 +23,6 @@ namespace {
 constexpr int kLowBits = kMinIntegerBits, kHighBits = kMaxIntegerBits;
 // greedy-kl measures each unit at this width and scales the KL by 4 per bit elsewhere:
 // quantization noise power falls 6 dB per bit, and small output KL grows with it.
-constexpr int kProbeBits = 4;
 
 struct Unit {
   std::string name;
@@ -272,8 +271,8 @@ std::vector<int> myqasr_sequence(const std::vector<double>& sensitivity, Sensiti
 
 // greedy-kl: each step lowers the unit whose next bit costs the least KL per byte saved.
 std::vector<int> greedy_sequence(const Model& model, const std::vector<Unit>& units, const std::vector<double>& probe_kl,
-                                 int group_size) {
-  auto kl_at = [&](size_t u, int bits) { return probe_kl[u] * std::pow(4.0, kProbeBits - bits); };
+                                 int probe_bits, int group_size) {
+  auto kl_at = [&](size_t u, int bits) { return probe_kl[u] * std::pow(4.0, probe_bits - bits); };
   std::vector<int> bits(units.size(), kHighBits), sequence;
   for (;;) {
     int best = -1;
@@ -351,6 +350,9 @@ int64_t uniform_file_bytes(const Model& model, int bits, int group_size) {
 BudgetResult quantize_to_budget(const Model& model, const BudgetOptions& options) {
   if (model.is_quantized()) throw Error("the model is already quantized; give --budget-mb its float original");
   if (options.calibration.empty()) throw Error("--budget-mb needs calibration audio (--calib FILE_OR_DIR)");
+  if (options.probe_bits < kLowBits || options.probe_bits > kHighBits) {
+    throw Error("the probe width must be " + std::to_string(kLowBits) + ".." + std::to_string(kHighBits) + " bits");
+  }
   if (const auto problem = group_size_problem(weight_formats()[kLowBits], options.group_size); !problem.empty()) {
     throw Error(problem);
   }
@@ -379,7 +381,7 @@ BudgetResult quantize_to_budget(const Model& model, const BudgetOptions& options
     sensitivity = options.sensitivities;
   } else if (probes) {
     const Clips probe_audio = probe_clips(options.calibration, options.probe_seconds, c.sample_rate);
-    const int bits = options.allocator == Allocator::kGreedyKl ? kProbeBits : 8;  // myQASR probes at 8 bits
+    const int bits = options.allocator == Allocator::kGreedyKl ? options.probe_bits : 8;  // myQASR probes at 8 bits
     for (const Distance& d : probe_units(model, units, bits, options, probe_audio)) {
       sensitivity.push_back(options.allocator == Allocator::kGreedyKl || options.sensitivity == Sensitivity::kKl ? d.kl
                             : options.sensitivity == Sensitivity::kL1                                          ? d.l1
@@ -388,8 +390,9 @@ BudgetResult quantize_to_budget(const Model& model, const BudgetOptions& options
   } else {
     sensitivity = output_statistics(model, units, options);
   }
-  sequence = options.allocator == Allocator::kGreedyKl ? greedy_sequence(model, units, sensitivity, options.group_size)
-                                                       : myqasr_sequence(sensitivity, options.order);
+  sequence = options.allocator == Allocator::kGreedyKl
+                 ? greedy_sequence(model, units, sensitivity, options.probe_bits, options.group_size)
+                 : myqasr_sequence(sensitivity, options.order);
 
   // The shortest prefix whose estimated size fits, then real files until one does: the
   // header's length moves a little with the widths, so the estimate is checked.

@@ -87,6 +87,22 @@ TEST(Budget, TheSameAudioGivesTheSameAllocation) {
   EXPECT_EQ(a.model.serialize(), b.model.serialize());
 }
 
+TEST(Budget, GreedyKlProbesAtTheWidthItIsGiven) {
+  const Model model = Model::random(config_with_global(), 26);
+  BudgetOptions o = options_for(model, (uniform_file_bytes(model, 4, 32) + uniform_file_bytes(model, 5, 32)) / 2);
+  double kl_at_4 = 0, kl_at_6 = 0;
+  for (const auto& u : quantize_to_budget(model, o).units) kl_at_4 += u.sensitivity;
+  o.probe_bits = 6;
+  const BudgetResult r = quantize_to_budget(model, o);
+  for (const auto& u : r.units) kl_at_6 += u.sensitivity;
+  EXPECT_LT(kl_at_6, kl_at_4);  // finer rounding, closer outputs
+  EXPECT_LE(r.file_bytes, o.budget_bytes);
+  for (int bits : {1, 9}) {
+    o.probe_bits = bits;
+    EXPECT_THROW(quantize_to_budget(model, o), Error) << bits;
+  }
+}
+
 TEST(Budget, RefusesWhatCannotFit) {
   const Model model = Model::random(config_with_global(), 24);
   const int64_t smallest = uniform_file_bytes(model, 2, 32);
