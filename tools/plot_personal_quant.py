@@ -6,6 +6,7 @@ docs/personal-bits-per-layer.png (the widths each allocator chose, from the --re
 files in the work directory)."""
 import argparse
 import csv
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -17,6 +18,26 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def mean(values):
     return sum(values) / len(values) if values else float("nan")
+
+
+def paired_comparison(rows):
+    """Own calibration against each other one, user by user (greedy-kl): a mean over users
+    hides whether the same users gain, so count them and take the geometric mean ratio."""
+    kl = {(r["budget"], r["user"], r["calibration"].split(" (")[0]): float(r["kl"])
+          for r in rows if r["allocator"] == "greedy-kl"}
+    lines = ["### Own calibration against the others, user by user (speech, greedy-kl)", "",
+             "| budget | own against | users where own is lower | KL(other) / KL(own), geometric mean |",
+             "| --- | --- | --- | --- |"]
+    for budget in dict.fromkeys(r["budget"] for r in rows):
+        for other in ("pooled", "other gender", "other engine", "other speaker"):
+            pairs = [(kl[(budget, u, "own")], kl[(budget, u, other)]) for (b, u, kind) in kl
+                     if b == budget and kind == other and (budget, u, "own") in kl]
+            if not pairs:
+                continue
+            wins = sum(own < alt for own, alt in pairs)
+            ratio = math.exp(mean([math.log(alt / own) for own, alt in pairs]))
+            lines.append(f"| {budget} bits | {other} | {wins} of {len(pairs)} | {ratio:.3f} |")
+    return lines + [""]
 
 
 def main():
@@ -46,6 +67,7 @@ def main():
                              f"{100 * nll:+.2f}% | {mean([float(r['kl']) for r in rs]):.4f} | "
                              f"{100 * mean([float(r['top1']) for r in rs]):.1f}% |")
             lines.append("")
+        lines += paired_comparison([r for r in rows if r["model"] == "speech"])
         Path(a.markdown).write_text("\n".join(lines))
         print(f"wrote {a.markdown}")
 
