@@ -191,9 +191,9 @@ std::map<std::string, Tensor> quantize_weight(const std::string& name, const Ten
     Tensor t;
     t.dtype = DType::BF16;
     t.shape = weight.shape;
-    t.bytes.resize(values.size() * 2);
+    t.bytes = std::vector<uint8_t>(values.size() * 2);
     kernels::reference_kernels().convert_bf16(values.data(), int(values.size()), int(values.size()),
-                                              reinterpret_cast<uint16_t*>(t.bytes.data()));
+                                              reinterpret_cast<uint16_t*>(t.bytes.mutable_data()));
     out[name] = std::move(t);
     return out;
   }
@@ -215,8 +215,8 @@ std::map<std::string, Tensor> quantize_weight(const std::string& name, const Ten
   stored.dtype = specs[0].dtype;
   stored.shape = specs[0].shape;
   if (f.bits == 8) {
-    stored.bytes.assign(reinterpret_cast<const uint8_t*>(codes.data()),
-                        reinterpret_cast<const uint8_t*>(codes.data()) + codes.size());
+    const auto* first = reinterpret_cast<const uint8_t*>(codes.data());
+    stored.bytes = std::vector<uint8_t>(first, first + codes.size());
   } else {
     stored.bytes = pack_codes(codes, rows, cols, f.bits);
   }
