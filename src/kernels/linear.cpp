@@ -89,8 +89,9 @@ Linear Linear::int8(const MatrixRows<int8_t>& w, const MatrixRows<float>& row_sc
     const int8_t* row = w.row(r, scratch);
     int32_t sum = 0;
     for (int c = 0; c < cols; ++c) {
-      data[((size_t(r / kPanelRows) * quads + c / 4) * kPanelRows + r % kPanelRows) * 4 + c % 4] = row[c];
-      sum += row[c];
+      const int8_t v = row[c];
+      data[((size_t(r / kPanelRows) * quads + c / 4) * kPanelRows + r % kPanelRows) * 4 + c % 4] = v;
+      sum += v;
     }
     corr[r] = 128 * sum;  // the +128 offset of u8 activations, paid once here
     s[r] = *row_scale.row(r);
