@@ -2,7 +2,7 @@
 // in memory. Each model runs in its own child process, so every measurement starts from a
 // fresh heap (memory freed by an earlier load would otherwise hide the next one's peak).
 // The first load and build of the process are timed and measured for memory; then the
-// median time of the repeats that follow (a warm heap, no page faults).
+// median time of the repeats that follow (a warm heap, no page faults). Times are CPU time.
 //
 //   build/bench/load_bench MODEL... [--repeats 20]
 //
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -23,7 +23,13 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+// CPU time of this process (page faults included), not wall time: on a shared machine the
+// time other work takes the core away would otherwise dominate.
+double cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
 
 // VmRSS or VmHWM of this process in kB.
 long status_kb(const std::string& field) {
@@ -47,9 +53,9 @@ template <typename F>
 FirstRun measure_first_run(F phase) {
   reset_peak_rss();
   const long before = status_kb("VmRSS");
-  const auto t0 = Clock::now();
+  const double t0 = cpu_ms();
   phase();
-  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  const double ms = cpu_ms() - t0;
   return {ms, status_kb("VmHWM") - before, status_kb("VmRSS") - before};
 }
 
@@ -57,9 +63,9 @@ template <typename F>
 double median_ms(int repeats, F phase) {
   std::vector<double> ms;
   for (int r = 0; r < repeats; ++r) {
-    const auto t0 = Clock::now();
+    const double t0 = cpu_ms();
     phase();
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    ms.push_back(cpu_ms() - t0);
   }
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
