@@ -91,7 +91,7 @@ TEST(MatrixRows, StackedBlocksPackLikeTheWholeArrayInEveryLayout) {
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> real(-1, 1);
   std::uniform_int_distribution<int> int8_code(-127, 127), int4_code(-8, 7);
-  for (const auto [rows, cols, first] : {std::tuple{21, 13, 7}, std::tuple{48, 64, 16}, std::tuple{3, 37, 1}}) {
+  for (const auto& [rows, cols, first] : {std::tuple{21, 13, 7}, std::tuple{48, 64, 16}, std::tuple{3, 37, 1}}) {
     SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(cols) + " split after " + std::to_string(first));
     std::vector<float> w(size_t(rows) * cols), bias(rows), row_scale(rows);
     for (auto& v : w) v = real(rng);
