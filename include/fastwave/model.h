@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -18,10 +19,48 @@ enum class DType { F32, BF16, I8, U8 };
 const char* dtype_name(DType dtype);  // safetensors spelling: "F32", "BF16", "I8", "U8"
 int dtype_size(DType dtype);
 
+// The bytes of a tensor: its own, or a read-only view into a buffer that all the tensors
+// of a model file share (Model::load reads the file once and keeps it). Copying a view
+// shares the buffer; writing through mutable_data() first gives the tensor its own copy.
+class TensorBytes {
+ public:
+  using value_type = uint8_t;
+  using const_iterator = const uint8_t*;
+  using iterator = const_iterator;  // read-only: writes go through mutable_data()
+
+  TensorBytes() = default;
+  // Implicit, so that `tensor.bytes = some_vector` still gives a tensor its own bytes.
+  TensorBytes(std::vector<uint8_t> owned) : owned_(std::move(owned)) {}
+  // `view` lies inside `*buffer`, which it keeps alive.
+  TensorBytes(std::shared_ptr<const std::vector<uint8_t>> buffer, std::span<const uint8_t> view);
+
+  size_t size() const { return bytes().size(); }
+  bool empty() const { return size() == 0; }
+  const uint8_t* data() const { return bytes().data(); }
+  uint8_t operator[](size_t i) const { return data()[i]; }
+  const uint8_t* begin() const { return data(); }
+  const uint8_t* end() const { return data() + size(); }
+  operator std::span<const uint8_t>() const { return bytes(); }
+  // Whether these bytes lie in a shared buffer rather than in the tensor's own storage.
+  bool is_view() const { return buffer_ != nullptr; }
+
+  // Writable bytes: a view is first copied into the tensor's own storage.
+  uint8_t* mutable_data();
+
+  bool operator==(const TensorBytes& other) const;  // same contents
+
+ private:
+  std::span<const uint8_t> bytes() const { return buffer_ ? view_ : std::span<const uint8_t>(owned_); }
+
+  std::vector<uint8_t> owned_;
+  std::shared_ptr<const std::vector<uint8_t>> buffer_;  // set for a view
+  std::span<const uint8_t> view_;
+};
+
 struct Tensor {
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
-  std::vector<uint8_t> bytes;
+  TensorBytes bytes;
 
   bool operator==(const Tensor&) const = default;
   int64_t numel() const;
@@ -65,8 +104,13 @@ class Model {
 
   // Reads and validates a model file; throws fastwave::Error naming the first problem.
   static Model load(const std::string& path);
-  // The same from bytes in memory; `name` stands for the file in error messages.
+  // The same from bytes in memory; `name` stands for the file in error messages. The
+  // bytes are copied once, into the buffer the model's tensors then view.
   static Model parse(std::span<const uint8_t> file, const std::string& name);
+  // The same without that copy: the tensors view `file` in place (those misaligned for
+  // their dtype are copied) and keep it alive, so the model stays valid after the
+  // caller's other owners of `file` are gone.
+  static Model parse(std::shared_ptr<const std::vector<uint8_t>> file, const std::string& name);
   // Writes atomically: a temporary file beside `path`, then rename.
   void save(const std::string& path) const;
   // The bytes save() writes (their size is the file's size).

@@ -10,30 +10,36 @@ namespace fastwave {
 namespace {
 
 using kernels::Linear;
+using kernels::MatrixRows;
 using kernels::PackedMatrix;
 
-std::span<const float> optional_bias(const Model& model, const std::string& name) {
-  return model.config().bias ? model.weights(name) : std::span<const float>{};
+// A weight as floats: where the model holds it when stored as F32, else dequantized into
+// `storage` (weight-only schemes).
+std::span<const float> float_weights(const Model& model, const std::string& name, std::vector<float>& storage) {
+  if (model.scheme_of(name).scheme == Scheme::kF32) return model.weights(name);
+  storage = model.dequantized(name);
+  return storage;
+}
+
+// The biases of stacked matrices, one value per row, or no rows without biases.
+MatrixRows<float> stacked_bias(const Model& model, const std::vector<std::string>& names) {
+  if (!model.config().bias) return {};
+  std::vector<std::span<const float>> blocks;
+  for (const auto& name : names) blocks.push_back(model.weights(name));
+  return MatrixRows<float>(1, std::move(blocks));
 }
 
 // Stacks per-layer 1x1 filter and gate projections [dil, in, 1] into [layers*2*dil, in].
 PackedMatrix stack_projections(const Model& model, const std::string& filter, const std::string& gate, int in) {
   const ModelConfig& c = model.config();
-  std::vector<float> rows;
-  rows.reserve(size_t(c.num_layers()) * 2 * c.dilation_channels * in);
+  std::vector<std::vector<float>> dequantized(size_t(c.num_layers()) * 2);
+  std::vector<std::span<const float>> blocks;
   for (int n = 0; n < c.num_layers(); ++n) {
     for (const auto& prefix : {filter, gate}) {
-      const auto w = model.dequantized(prefix + "." + std::to_string(n) + ".weight");
-      rows.insert(rows.end(), w.begin(), w.end());
+      blocks.push_back(float_weights(model, prefix + "." + std::to_string(n) + ".weight", dequantized[blocks.size()]));
     }
   }
-  return PackedMatrix(c.num_layers() * 2 * c.dilation_channels, in, rows, {});
-}
-
-std::vector<float> concat(std::span<const float> a, std::span<const float> b) {
-  std::vector<float> out(a.begin(), a.end());
-  out.insert(out.end(), b.begin(), b.end());
-  return out;
+  return PackedMatrix(MatrixRows<float>(in, std::move(blocks)), {});
 }
 
 // y[n] = W x[n] + bias for `count` rows, each output summed over the columns in order, in
@@ -72,8 +78,9 @@ PackedModel::PackedModel(const Model& model) : config(model.config()), upsample(
   const ModelConfig& c = config;
   const int res = c.residual_channels, dil = c.dilation_channels, k = c.kernel_size;
 
-  const auto start = model.dequantized("start_conv.weight");  // [res, classes, 1]
-  const auto start_bias = optional_bias(model, "start_conv.bias");
+  std::vector<float> start_storage;
+  const auto start = float_weights(model, "start_conv.weight", start_storage);  // [res, classes, 1]
+  const auto start_bias = c.bias ? model.weights("start_conv.bias") : std::span<const float>{};
   embedding.resize(size_t(c.classes) * res);
   for (int id = 0; id < c.classes; ++id) {
     for (int r = 0; r < res; ++r) {
@@ -86,25 +93,24 @@ PackedModel::PackedModel(const Model& model) : config(model.config()), upsample(
     const bool last = n + 1 == c.num_layers();
     PackedLayer layer;
     layer.dilation = c.dilation(n);
-    // Conv weight rows are already in im2col column order, so stacking rows is all it takes.
+    // Conv weight rows are already in im2col column order, so stacking rows is all it
+    // takes, and the packer reads filter and gate rows where they lie.
     layer.filter_gate = quant::pack_linear(model, {"filter_convs" + i + "weight", "gate_convs" + i + "weight"}, res * k,
-                                       c.bias ? concat(model.weights("filter_convs" + i + "bias"),
-                                                       model.weights("gate_convs" + i + "bias"))
-                                              : std::vector<float>{});
-    std::vector<std::string> names{"residual_convs" + i + "weight", "skip_convs" + i + "weight"};
-    std::vector<float> bias = c.bias ? concat(model.weights("residual_convs" + i + "bias"),
-                                              model.weights("skip_convs" + i + "bias"))
-                                     : std::vector<float>{};
-    if (last) {
-      names.erase(names.begin());
-      if (!bias.empty()) bias.erase(bias.begin(), bias.begin() + res);
-    }
-    layer.residual_skip = quant::pack_linear(model, names, dil, bias);
+                                           stacked_bias(model, {"filter_convs" + i + "bias", "gate_convs" + i + "bias"}));
+    // The last layer's residual output feeds nothing, so only its skip rows are packed.
+    std::vector<std::string> convs{"residual_convs" + i, "skip_convs" + i};
+    if (last) convs.erase(convs.begin());
+    std::vector<std::string> weights, biases;
+    for (const auto& conv : convs) weights.push_back(conv + "weight"), biases.push_back(conv + "bias");
+    layer.residual_skip = quant::pack_linear(model, weights, dil, stacked_bias(model, biases));
     layer.skip_offset = last ? 0 : res;
     layers.push_back(std::move(layer));
   }
-  end1 = quant::pack_linear(model, {"end_conv_1.weight"}, c.skip_channels, model.weights("end_conv_1.bias"));
-  end2 = quant::pack_linear(model, {"end_conv_2.weight"}, c.end_channels, model.weights("end_conv_2.bias"));
+  // The end convs always have biases.
+  end1 = quant::pack_linear(model, {"end_conv_1.weight"}, c.skip_channels,
+                            MatrixRows<float>(1, {model.weights("end_conv_1.bias")}));
+  end2 = quant::pack_linear(model, {"end_conv_2.weight"}, c.end_channels,
+                            MatrixRows<float>(1, {model.weights("end_conv_2.bias")}));
   if (c.has_global()) {
     const auto e = model.weights("global_embedding.weight");
     global_embedding.assign(e.begin(), e.end());

@@ -5,6 +5,7 @@
 
 #include "fastwave/error.h"
 #include "kernels/kernels.h"
+#include "kernels/matrix_rows.h"
 
 namespace fastwave::kernels {
 
@@ -22,18 +23,23 @@ AlignedFloats allocate_floats(size_t count) {
   return AlignedFloats(static_cast<float*>(allocate_aligned(count * sizeof(float))));
 }
 
-PackedMatrix::PackedMatrix(int rows, int cols, std::span<const float> row_major,
-                           std::span<const float> bias)
-    : rows_(rows), cols_(cols) {
+PackedMatrix::PackedMatrix(int rows, int cols, std::span<const float> row_major, std::span<const float> bias) {
   if (row_major.size() != size_t(rows) * cols || (!bias.empty() && bias.size() != size_t(rows))) {
     throw Error("PackedMatrix: sizes do not match");
   }
-  data_ = allocate_floats(size_t(panels()) * cols * kPanelRows);
+  *this = PackedMatrix(MatrixRows<float>(cols, {row_major}),
+                       bias.empty() ? MatrixRows<float>() : MatrixRows<float>(1, {bias}));
+}
+
+PackedMatrix::PackedMatrix(const MatrixRows<float>& w, const MatrixRows<float>& bias) : rows_(w.rows()), cols_(w.cols()) {
+  if (!bias.empty() && (bias.rows() != rows_ || bias.cols() != 1)) throw Error("PackedMatrix: sizes do not match");
+  data_ = allocate_floats(size_t(panels()) * cols_ * kPanelRows);
   bias_ = allocate_floats(size_t(panels()) * kPanelRows);
-  for (int r = 0; r < rows; ++r) {
-    float* panel_base = data_.get() + size_t(r / kPanelRows) * cols * kPanelRows + r % kPanelRows;
-    for (int c = 0; c < cols; ++c) panel_base[size_t(c) * kPanelRows] = row_major[size_t(r) * cols + c];
-    if (!bias.empty()) bias_[r] = bias[r];
+  for (int r = 0; r < rows_; ++r) {
+    const float* row = w.row(r);
+    float* panel_base = data_.get() + size_t(r / kPanelRows) * cols_ * kPanelRows + r % kPanelRows;
+    for (int c = 0; c < cols_; ++c) panel_base[size_t(c) * kPanelRows] = row[c];
+    if (!bias.empty()) bias_[r] = *bias.row(r);
   }
 }
 

@@ -39,12 +39,18 @@ struct PackedView {
   int rows, cols, panels;
 };
 
+template <typename T>
+class MatrixRows;  // kernels/matrix_rows.h
+
 // W [rows x cols] plus a bias [rows], packed for the gemm kernels.
 class PackedMatrix {
  public:
   PackedMatrix() = default;
   // `row_major` is W[r][c] at r*cols + c; `bias` may be empty (zeros).
   PackedMatrix(int rows, int cols, std::span<const float> row_major, std::span<const float> bias);
+  // The same row by row (stacked blocks, read in place); `bias` has one value per row or
+  // no rows.
+  PackedMatrix(const MatrixRows<float>& w, const MatrixRows<float>& bias);
 
   int rows() const { return rows_; }
   int cols() const { return cols_; }

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "kernels/kernels.h"
+#include "kernels/matrix_rows.h"
 
 namespace fastwave::kernels {
 
@@ -17,15 +18,25 @@ enum class Layout { kF32, kBf16, kInt8, kInt4 };
 class Linear {
  public:
   Linear() = default;
-  // All weights are row-major [rows][cols]; `bias` may be empty (zeros).
-  static Linear f32(int rows, int cols, std::span<const float> w, std::span<const float> bias);
-  static Linear bf16(int rows, int cols, std::span<const uint16_t> w, std::span<const float> bias);
+  // Weights, their scales and the bias are read row by row (kernels/matrix_rows.h), so a
+  // matrix stacked from several tensors packs straight from them. The bias has one value
+  // per row, or no rows (zeros).
+  static Linear f32(const MatrixRows<float>& w, const MatrixRows<float>& bias);
+  static Linear bf16(const MatrixRows<uint16_t>& w, const MatrixRows<float>& bias);
   // int8 values in [-127, 127] with one scale per row. input_scale > 0 fixes the activation
   // scale (static quantization); 0 computes it from each input vector (dynamic).
-  static Linear int8(int rows, int cols, std::span<const int8_t> w, std::span<const float> row_scale,
-                     std::span<const float> bias, float input_scale);
+  static Linear int8(const MatrixRows<int8_t>& w, const MatrixRows<float>& row_scale, const MatrixRows<float>& bias,
+                     float input_scale);
   // int4 values in [-8, 7], one per int8, with scales [rows][ceil(cols/group_size)];
   // group_size is a multiple of 8.
+  static Linear int4(int group_size, const MatrixRows<int8_t>& w, const MatrixRows<float>& group_scale,
+                     const MatrixRows<float>& bias, float input_scale);
+
+  // The same from whole row-major arrays [rows][cols]; `bias` may be empty (zeros).
+  static Linear f32(int rows, int cols, std::span<const float> w, std::span<const float> bias);
+  static Linear bf16(int rows, int cols, std::span<const uint16_t> w, std::span<const float> bias);
+  static Linear int8(int rows, int cols, std::span<const int8_t> w, std::span<const float> row_scale,
+                     std::span<const float> bias, float input_scale);
   static Linear int4(int rows, int cols, int group_size, std::span<const int8_t> w,
                      std::span<const float> group_scale, std::span<const float> bias, float input_scale);
 

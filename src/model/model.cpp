@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "fastwave/error.h"
@@ -29,6 +30,26 @@ int dtype_size(DType dtype) {
   return 0;
 }
 
+TensorBytes::TensorBytes(std::shared_ptr<const std::vector<uint8_t>> buffer, std::span<const uint8_t> view)
+    : buffer_(std::move(buffer)), view_(view) {
+  if (!buffer_ || view.data() < buffer_->data() || view.data() + view.size() > buffer_->data() + buffer_->size()) {
+    throw Error("tensor bytes: the view does not lie inside its buffer");
+  }
+}
+
+uint8_t* TensorBytes::mutable_data() {
+  if (buffer_) {
+    owned_.assign(view_.begin(), view_.end());
+    buffer_.reset();
+    view_ = {};
+  }
+  return owned_.data();
+}
+
+bool TensorBytes::operator==(const TensorBytes& other) const {
+  return std::ranges::equal(bytes(), other.bytes());
+}
+
 int64_t Tensor::numel() const {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
@@ -41,19 +62,34 @@ Tensor Tensor::from_floats(std::vector<int64_t> shape, std::span<const float> va
   if (t.numel() != static_cast<int64_t>(values.size())) {
     throw Error("tensor: " + std::to_string(values.size()) + " values do not fill its shape");
   }
-  t.bytes.resize(values.size_bytes());
-  std::memcpy(t.bytes.data(), values.data(), values.size_bytes());
+  const auto* first = reinterpret_cast<const uint8_t*>(values.data());
+  t.bytes = std::vector<uint8_t>(first, first + values.size_bytes());
   return t;
 }
 
-std::span<const float> Tensor::f32() const {
+namespace {
+
+void check_f32(DType dtype) {
   if (dtype != DType::F32) throw Error(std::string("tensor is ") + dtype_name(dtype) + ", not F32");
-  return {reinterpret_cast<const float*>(bytes.data()), bytes.size() / 4};
+}
+
+template <typename Float, typename Byte>
+std::span<Float> as_floats(Byte* data, size_t size) {
+  // The loader copies misaligned tensors (model_file.cpp), so this only catches misuse.
+  if (reinterpret_cast<uintptr_t>(data) % alignof(float) != 0) throw Error("tensor: F32 bytes are misaligned");
+  return {reinterpret_cast<Float*>(data), size / sizeof(float)};
+}
+
+}  // namespace
+
+std::span<const float> Tensor::f32() const {
+  check_f32(dtype);
+  return as_floats<const float>(bytes.data(), bytes.size());
 }
 
 std::span<float> Tensor::f32() {
-  if (dtype != DType::F32) throw Error(std::string("tensor is ") + dtype_name(dtype) + ", not F32");
-  return {reinterpret_cast<float*>(bytes.data()), bytes.size() / 4};
+  check_f32(dtype);
+  return as_floats<float>(bytes.mutable_data(), bytes.size());
 }
 
 std::vector<std::string> quantizable_tensors(const ModelConfig& c) {

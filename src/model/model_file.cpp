@@ -1,8 +1,10 @@
 // Reading and writing the safetensors-layout model file (docs/model-format.md).
 // The reader treats the file as hostile: every number is checked before it is used.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -104,12 +106,25 @@ SchemeMap parse_schemes(const nlohmann::json& meta) {
 }  // namespace
 
 Model Model::load(const std::string& path) {
-  const std::vector<uint8_t> file = io::read_file(path, "model file", kMaxModelFileBytes);
-  return parse(file, path);
+  // Read once into the buffer the model's tensors then view: no copy of the weights.
+  auto file = std::make_shared<const std::vector<uint8_t>>(io::read_file(path, "model file", kMaxModelFileBytes));
+  return parse(std::move(file), path);
 }
 
 Model Model::parse(std::span<const uint8_t> file, const std::string& name) {
+  std::shared_ptr<const std::vector<uint8_t>> copy;
   try {
+    copy = std::make_shared<const std::vector<uint8_t>>(file.begin(), file.end());
+  } catch (const std::bad_alloc&) {
+    throw Error("'" + name + "': out of memory while loading the model");
+  }
+  return parse(std::move(copy), name);
+}
+
+Model Model::parse(std::shared_ptr<const std::vector<uint8_t>> buffer, const std::string& name) {
+  try {
+    if (!buffer) throw Error("no bytes to parse");
+    const std::span<const uint8_t> file(*buffer);
     if (file.size() < 8) throw Error("file is shorter than the 8-byte header length");
     uint64_t header_len = 0;
     for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | file[i];
@@ -167,7 +182,15 @@ Model Model::parse(std::span<const uint8_t> file, const std::string& name) {
 
     std::map<std::string, Tensor> tensors;
     for (auto& e : entries) {
-      e.tensor.bytes.assign(file.begin() + data_begin + e.begin, file.begin() + data_begin + e.end);
+      const std::span<const uint8_t> bytes = file.subspan(data_begin + e.begin, e.end - e.begin);
+      // Views in place need each element aligned, which files that save() writes always
+      // are (a 64-byte aligned data section, larger elements first) when the buffer is;
+      // a foreign file's misaligned tensor is copied instead.
+      if (reinterpret_cast<uintptr_t>(bytes.data()) % dtype_size(e.tensor.dtype) == 0) {
+        e.tensor.bytes = TensorBytes(buffer, bytes);
+      } else {
+        e.tensor.bytes = std::vector<uint8_t>(bytes.begin(), bytes.end());
+      }
       tensors.emplace(e.name, std::move(e.tensor));
     }
     return Model(config, std::move(tensors), schemes);

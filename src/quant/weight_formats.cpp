@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 
@@ -160,21 +161,34 @@ std::vector<uint8_t> pack_codes(std::span<const int8_t> codes, int64_t rows, int
   return packed;
 }
 
+namespace {
+
+// One row of codes from its packed bits (the row starts on a byte).
+void unpack_code_row(const uint8_t* row, int64_t cols, int bits, int8_t* codes) {
+  if (bits == 4) {  // the common width, two codes per byte: no bit arithmetic across bytes
+    for (int64_t c = 0; c < cols; ++c) {
+      const uint8_t nibble = c % 2 ? row[c / 2] >> 4 : row[c / 2] & 0xF;
+      codes[c] = int8_t(int(nibble ^ 8u) - 8);  // sign-extend
+    }
+    return;
+  }
+  const unsigned mask = (1u << bits) - 1, sign = 1u << (bits - 1);
+  for (int64_t c = 0; c < cols; ++c) {
+    const int64_t bit = c * bits;
+    unsigned v = unsigned(row[bit / 8]) >> (bit % 8);
+    if (bit % 8 + bits > 8) v |= unsigned(row[bit / 8 + 1]) << (8 - bit % 8);
+    v &= mask;
+    codes[c] = int8_t(int(v ^ sign) - int(sign));  // sign-extend
+  }
+}
+
+}  // namespace
+
 std::vector<int8_t> unpack_codes(std::span<const uint8_t> packed, int64_t rows, int64_t cols, int bits) {
   const int64_t row_bytes = packed_row_bytes(cols, bits);
   if (int64_t(packed.size()) != rows * row_bytes) throw Error("packed codes: wrong number of bytes");
   std::vector<int8_t> codes(size_t(rows * cols));
-  const unsigned mask = (1u << bits) - 1, sign = 1u << (bits - 1);
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint8_t* row = packed.data() + r * row_bytes;
-    for (int64_t c = 0; c < cols; ++c) {
-      const int64_t bit = c * bits;
-      unsigned v = unsigned(row[bit / 8]) >> (bit % 8);
-      if (bit % 8 + bits > 8) v |= unsigned(row[bit / 8 + 1]) << (8 - bit % 8);
-      v &= mask;
-      codes[size_t(r * cols + c)] = int8_t(int(v ^ sign) - int(sign));  // sign-extend
-    }
-  }
+  for (int64_t r = 0; r < rows; ++r) unpack_code_row(packed.data() + r * row_bytes, cols, bits, codes.data() + r * cols);
   return codes;
 }
 
@@ -191,9 +205,9 @@ std::map<std::string, Tensor> quantize_weight(const std::string& name, const Ten
     Tensor t;
     t.dtype = DType::BF16;
     t.shape = weight.shape;
-    t.bytes.resize(values.size() * 2);
+    t.bytes = std::vector<uint8_t>(values.size() * 2);
     kernels::reference_kernels().convert_bf16(values.data(), int(values.size()), int(values.size()),
-                                              reinterpret_cast<uint16_t*>(t.bytes.data()));
+                                              reinterpret_cast<uint16_t*>(t.bytes.mutable_data()));
     out[name] = std::move(t);
     return out;
   }
@@ -215,8 +229,8 @@ std::map<std::string, Tensor> quantize_weight(const std::string& name, const Ten
   stored.dtype = specs[0].dtype;
   stored.shape = specs[0].shape;
   if (f.bits == 8) {
-    stored.bytes.assign(reinterpret_cast<const uint8_t*>(codes.data()),
-                        reinterpret_cast<const uint8_t*>(codes.data()) + codes.size());
+    const auto* first = reinterpret_cast<const uint8_t*>(codes.data());
+    stored.bytes = std::vector<uint8_t>(first, first + codes.size());
   } else {
     stored.bytes = pack_codes(codes, rows, cols, f.bits);
   }
@@ -287,37 +301,63 @@ std::vector<float> round_trip(const std::string& name, const Tensor& weight, con
                            weights_only);
 }
 
+namespace {
+
+using kernels::MatrixRows;
+
+// Stored tensors as row-major blocks of T, read in place.
+template <typename T>
+MatrixRows<T> blocks_of(const Model& model, const std::vector<std::string>& names, int cols) {
+  std::vector<std::span<const T>> blocks;
+  for (const auto& name : names) {
+    const TensorBytes& bytes = model.tensor(name).bytes;
+    // The loader keeps every tensor aligned for its dtype (model_file.cpp).
+    if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(T) != 0) throw Error("'" + name + "' is misaligned");
+    blocks.emplace_back(reinterpret_cast<const T*>(bytes.data()), bytes.size() / sizeof(T));
+  }
+  return MatrixRows<T>(cols, std::move(blocks));
+}
+
+// The integer codes of the stacked weights `names`, one int8 each: int8 tensors in place,
+// narrower codes unpacked a row at a time as the packer reads them.
+MatrixRows<int8_t> code_rows(const Model& model, const std::vector<std::string>& names, int cols, int bits) {
+  if (bits == 8) return blocks_of<int8_t>(model, names, cols);
+  struct Block {
+    const uint8_t* packed;
+    int rows;
+  };
+  std::vector<Block> blocks;
+  int rows = 0;
+  for (const auto& name : names) {
+    const Tensor& t = model.tensor(name);
+    blocks.push_back({t.bytes.data(), static_cast<int>(t.shape[0])});
+    rows += blocks.back().rows;
+  }
+  const int64_t row_bytes = packed_row_bytes(cols, bits);
+  return MatrixRows<int8_t>(rows, cols, [blocks, row_bytes, cols, bits](int r, std::span<int8_t> out) {
+    for (const Block& block : blocks) {
+      if (r < block.rows) return unpack_code_row(block.packed + r * row_bytes, cols, bits, out.data());
+      r -= block.rows;
+    }
+  });
+}
+
+}  // namespace
+
 kernels::Linear pack_linear(const Model& model, const std::vector<std::string>& names, int cols,
-                            std::span<const float> bias) {
+                            const kernels::MatrixRows<float>& bias) {
   const TensorScheme scheme = model.scheme_of(names.front());
   const WeightFormat& f = scheme.scheme.weight_format();
-  int rows = 0;
-  for (const auto& name : names) rows += static_cast<int>(model.tensor(name).shape[0]);
-  auto append = [](auto& out, const Tensor& t) {
-    const size_t at = out.size();
-    out.resize(at + t.bytes.size() / sizeof(out[0]));
-    std::memcpy(out.data() + at, t.bytes.data(), t.bytes.size());
-  };
-  if (f.bits == 32) {
-    std::vector<float> w;
-    for (const auto& name : names) append(w, model.tensor(name));
-    return kernels::Linear::f32(rows, cols, w, bias);
-  }
-  if (f.bits == 16) {
-    std::vector<uint16_t> w;
-    for (const auto& name : names) append(w, model.tensor(name));
-    return kernels::Linear::bf16(rows, cols, w, bias);
-  }
-  std::vector<int8_t> codes;
-  std::vector<float> scales;
-  for (const auto& name : names) {
-    const auto part = codes_of(model.tensor(name), f.bits, model.tensor(name).shape[0], cols);
-    codes.insert(codes.end(), part.begin(), part.end());
-    append(scales, model.tensor(name + ".scale"));
-  }
+  if (f.bits == 32) return kernels::Linear::f32(blocks_of<float>(model, names, cols), bias);
+  if (f.bits == 16) return kernels::Linear::bf16(blocks_of<uint16_t>(model, names, cols), bias);
+  std::vector<std::string> scale_names;
+  for (const auto& name : names) scale_names.push_back(name + ".scale");
+  const int groups = f.grouped ? (cols + scheme.group_size - 1) / scheme.group_size : 1;
+  const MatrixRows<float> scales = blocks_of<float>(model, scale_names, groups);
+  const MatrixRows<int8_t> codes = code_rows(model, names, cols, f.bits);
   const float input_scale = scheme.scheme.static_activations ? model.weights(names.front() + ".input_scale")[0] : 0.0f;
-  if (f.grouped) return kernels::Linear::int4(rows, cols, scheme.group_size, codes, scales, bias, input_scale);
-  return kernels::Linear::int8(rows, cols, codes, scales, bias, input_scale);
+  if (f.grouped) return kernels::Linear::int4(scheme.group_size, codes, scales, bias, input_scale);
+  return kernels::Linear::int8(codes, scales, bias, input_scale);
 }
 
 }  // namespace quant

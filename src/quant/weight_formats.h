@@ -41,7 +41,8 @@ std::vector<float> round_trip(const std::string& name, const Tensor& weight, con
 
 // The rows of `names` (one scheme, checked by Model) stacked into one matrix for the
 // kernels: integer widths up to 4 bits go to the grouped int4 layout, wider ones to int8.
+// Each weight is read where the model holds it and written once, into the packed matrix.
 kernels::Linear pack_linear(const Model& model, const std::vector<std::string>& names, int cols,
-                            std::span<const float> bias);
+                            const kernels::MatrixRows<float>& bias);
 
 }  // namespace fastwave::quant

@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <memory>
+#include <optional>
 
 #include "../test_util.h"
 
@@ -185,6 +188,84 @@ TEST_F(ModelFile, ParsesFromMemoryWithTheSameChecks) {
   }
 }
 
+// Logits of a few steps of the fast generator: what a network built from `model` computes.
+std::vector<float> some_logits(const Model& model) {
+  Conditioning conditioning;
+  if (model.config().has_global()) conditioning.speaker = 1;
+  auto generator = make_generator(model, Method::kFast, conditioning);
+  std::vector<float> logits;
+  for (int id : {0, 5, 63, 17, 17}) {
+    const auto step = generator->push(id);
+    logits.insert(logits.end(), step.begin(), step.end());
+  }
+  return logits;
+}
+
+TEST_F(ModelFile, LoadedEqualsParsedAndSaved) {
+  const Model saved = Model::random(config_, 42);
+  const Model loaded = Model::load(path_);
+  const Model parsed = Model::parse(bytes_, "in-memory");
+  EXPECT_EQ(loaded.tensors(), saved.tensors());
+  EXPECT_EQ(parsed.tensors(), saved.tensors());
+  EXPECT_EQ(loaded.serialize(), bytes_);
+  EXPECT_EQ(some_logits(loaded), some_logits(saved));
+}
+
+// Read once: every tensor of a loaded model is a view into the one file buffer.
+TEST_F(ModelFile, TensorsViewTheFileBufferInPlace) {
+  const auto buffer = std::make_shared<const std::vector<uint8_t>>(bytes_);
+  const Model model = Model::parse(buffer, "in-memory");
+  for (const auto& [name, t] : model.tensors()) {
+    EXPECT_TRUE(t.bytes.is_view()) << name;
+    EXPECT_GE(t.bytes.data(), buffer->data()) << name;
+    EXPECT_LE(t.bytes.data() + t.bytes.size(), buffer->data() + buffer->size()) << name;
+  }
+}
+
+TEST_F(ModelFile, ModelOutlivesTheBuffersOtherOwners) {
+  auto buffer = std::make_shared<const std::vector<uint8_t>>(bytes_);
+  const std::weak_ptr<const std::vector<uint8_t>> watch = buffer;
+  std::optional<Model> model = Model::parse(std::move(buffer), "in-memory");
+  EXPECT_FALSE(watch.expired()) << "the model keeps the buffer it views";
+  EXPECT_EQ(model->tensors(), Model::random(config_, 42).tensors());
+  EXPECT_EQ(some_logits(*model), some_logits(Model::random(config_, 42)));
+  const Tensor copy = model->tensor("end_conv_2.weight");
+  model.reset();
+  EXPECT_FALSE(watch.expired()) << "a copied tensor shares the buffer";
+  EXPECT_EQ(copy, Model::random(config_, 42).tensor("end_conv_2.weight"));
+}
+
+TEST_F(ModelFile, WritingACopiedTensorLeavesTheModelAlone) {
+  const Model model = Model::load(path_);
+  Tensor copy = model.tensor("end_conv_2.weight");
+  copy.f32()[0] += 1.0f;
+  EXPECT_FALSE(copy.bytes.is_view());
+  EXPECT_NE(copy, model.tensor("end_conv_2.weight"));
+  EXPECT_EQ(model.tensors(), Model::random(config_, 42).tensors());
+}
+
+// A foreign file whose data section does not start on a multiple of 4 (safetensors only
+// pads the header to 8; here to an odd length): its tensors are copied, not viewed
+// misaligned, and the model is the same.
+std::shared_ptr<const std::vector<uint8_t>> with_odd_data_offset(const std::vector<uint8_t>& file) {
+  std::string header = header_of(file);
+  header.erase(header.find_last_not_of(' ') + 1);
+  while ((8 + header.size()) % 4 != 1) header += ' ';
+  return std::make_shared<const std::vector<uint8_t>>(with_header(file, header));
+}
+
+TEST_F(ModelFile, MisalignedDataSectionStillLoads) {
+  const Model model = Model::parse(with_odd_data_offset(bytes_), "misaligned");
+  const Model saved = Model::random(config_, 42);
+  EXPECT_EQ(model.tensors(), saved.tensors());
+  for (const auto& [name, t] : model.tensors()) {
+    EXPECT_FALSE(t.bytes.is_view()) << name << " would be misaligned in place";
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t.bytes.data()) % alignof(float), 0u) << name;
+  }
+  EXPECT_EQ(some_logits(model), some_logits(saved));
+  EXPECT_EQ(model.serialize(), bytes_) << "saved again, the file is aligned";
+}
+
 class QuantizedModelFile : public ModelFile {
  protected:
   void SetUp() override {
@@ -213,6 +294,17 @@ TEST_F(QuantizedModelFile, GroupSizeBeyond32BitsIsNotTruncated) {
   for (size_t at = h.find(from); at != std::string::npos; at = h.find(from, at + to.size())) h.replace(at, from.size(), to);
   corrupt(with_header(bytes_, h));
   expect_load_error(bad_, "group_size 4294967304");
+}
+
+TEST_F(QuantizedModelFile, MisalignedDataSectionStillLoads) {
+  const Model aligned = Model::load(path_);
+  const Model model = Model::parse(with_odd_data_offset(bytes_), "misaligned");
+  EXPECT_EQ(model.tensors(), aligned.tensors());
+  for (const auto& [name, t] : model.tensors()) {
+    // Single bytes are never misaligned: the packed codes stay in place.
+    EXPECT_EQ(t.bytes.is_view(), t.dtype == DType::U8 || t.dtype == DType::I8) << name;
+  }
+  EXPECT_EQ(some_logits(model), some_logits(aligned));
 }
 
 TEST(ModelConstruction, RejectsMissingAndExtraTensors) {
