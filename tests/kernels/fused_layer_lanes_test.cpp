@@ -144,7 +144,9 @@ std::vector<std::vector<float>> streams_side_by_side(const KernelTable& k, const
     for (const auto& t : taps[b]) tap_pointers.push_back(t.data());
     residual_pointers.push_back(in_place ? taps[b].back().data() : residuals[b].data());
   }
-  std::vector<float> conditioning(size_t(groups) * 2 * dil * kLanes, 0.0f), skip(size_t(groups) * s.skip * kLanes, 0.0f);
+  // Lanes layouts are 64-byte aligned (the kernels load them whole).
+  AlignedFloats conditioning = allocate_floats(size_t(groups) * 2 * dil * kLanes),
+                skip = allocate_floats(size_t(groups) * s.skip * kLanes);
   for (int b = 0; b < l.streams; ++b) {
     const size_t g = b / kLanes, lane = b % kLanes;
     for (int i = 0; i < 2 * dil && s.conditioning; ++i) conditioning[(g * 2 * dil + i) * kLanes + lane] = l.conditioning[b][i];
@@ -165,8 +167,8 @@ std::vector<std::vector<float>> streams_side_by_side(const KernelTable& k, const
   a.streams = l.streams;
   a.taps = tap_pointers.data();
   a.residual = s.last ? nullptr : residual_pointers.data();
-  a.conditioning = s.conditioning ? conditioning.data() : nullptr;
-  a.skip = skip.data();
+  a.conditioning = s.conditioning ? conditioning.get() : nullptr;
+  a.skip = skip.get();
   a.kernel_size = s.kernel_size;
   a.residual_channels = res;
   a.dilation_channels = dil;
@@ -239,7 +241,9 @@ TEST(LanesEnd, EveryStreamEqualsTheStreamAloneBitForBit) {
       for (int streams : {1, 3, 7, 16, 17, 64}) {
         const int groups = (streams + kLanes - 1) / kLanes;
         // Skip sums of both signs, one stream all zero, one clamping.
-        std::vector<float> skip = uniform(size_t(groups) * skip_channels * kLanes, 2.0f, rng);
+        const std::vector<float> skip_values = uniform(size_t(groups) * skip_channels * kLanes, 2.0f, rng);
+        AlignedFloats skip = allocate_floats(skip_values.size());  // lanes layouts are 64-byte aligned
+        std::copy(skip_values.begin(), skip_values.end(), skip.get());
         for (int i = 0; i < skip_channels; ++i) {
           if (streams > 1) skip[size_t(i) * kLanes + 1] = 0.0f;
           if (streams > 2) skip[size_t(i) * kLanes + 2] *= 300.0f;
@@ -268,7 +272,7 @@ TEST(LanesEnd, EveryStreamEqualsTheStreamAloneBitForBit) {
           std::vector<float> logits(size_t(streams) * classes, 1e30f);
           LanesEndArgs a{};
           a.streams = streams;
-          a.skip = skip.data();
+          a.skip = skip.get();
           a.skip_channels = skip_channels;
           a.end_channels = end_channels;
           a.classes = classes;
