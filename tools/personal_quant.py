@@ -58,7 +58,7 @@ def speaker_dirs(root, speakers, dst):
     return dst
 
 
-def evaluate(a, model, reference, test_dir, speaker, log):
+def evaluate(a, model, reference, test_dir, speaker, log, max_seconds=None):
     # Cached per (model, test set): an interrupted run picks up where it stopped.
     out = a.work / "evals" / f"{Path(model).stem}__{Path(test_dir).name}-{Path(test_dir).parent.name}.json"
     out.parent.mkdir(exist_ok=True)
@@ -68,6 +68,8 @@ def evaluate(a, model, reference, test_dir, speaker, log):
             "--threads", str(a.threads)]
     if speaker is not None:
         args += ["--speaker", str(speaker)]
+    if max_seconds is not None:
+        args += ["--max-seconds", str(max_seconds)]
     run(args, log)
     return json.loads(out.read_text())["total"]
 
@@ -106,12 +108,13 @@ def main():
     p.add_argument("--violin-data", default="data/violin")
     p.add_argument("--real-speech", default="data/realspeech")
     p.add_argument("--calib-seconds", type=float, default=10)
-    p.add_argument("--test-seconds", type=float, default=8)
+    p.add_argument("--test-seconds", type=float, default=6)
+    p.add_argument("--violin-test-seconds", type=float, default=20)
     p.add_argument("--group-size", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--allocators", default="greedy-kl,myqasr,myqasr-ascending")
     p.add_argument("--speakers", default="0,1,2,3,4,5,6,7")
-    p.add_argument("--budgets", default="6,4.5,3.5,2.5",
+    p.add_argument("--budgets", default="6,4.5,3.5",
                    help="widths in bits: a whole width is that uniform model's size, x.5 halfway to the next")
     p.add_argument("--work", default="runs/personal_quant")
     p.add_argument("--csv", default="docs/personal-quantization.csv")
@@ -245,7 +248,9 @@ def main():
                 measured.setdefault(key, str(out) + ".csv")
                 cases.append((calibration, allocator, out))
             for calibration, allocator, qmodel in cases:
-                r = evaluate(a, qmodel, model, test_dir, speaker, log)
+                # The violin test split is one long rendering: its first violin_test_seconds.
+                r = evaluate(a, qmodel, model, test_dir, speaker, log,
+                             a.violin_test_seconds if tag == "violin" else None)
                 add(model=tag, budget=budget_name, budget_bytes=budget, file_bytes=qmodel.stat().st_size,
                     user=tag, gender="", engine="", calibration=calibration, allocator=allocator,
                     nll=r["nll_bits"], reference_nll=r["reference_nll_bits"], kl=r["kl_mean"], top1=r["top1_agreement"])
