@@ -55,4 +55,16 @@ inline ModelConfig small_config() {
   return c;
 }
 
+// `c` (which needs local_channels) as a small vocoder: r9y9-style upsampling with conv_in
+// over 3 frames, stages 2 and 3 (hop 6) with a 3-wide frequency kernel, kernel size 3.
+inline ModelConfig with_upsampling(ModelConfig c) {
+  c.kernel_size = 3;
+  c.local_hop = 6;
+  c.upsample_scales = {2, 3};
+  c.upsample_freq_kernel = 3;
+  c.upsample_conv_in = true;
+  c.cin_pad = 1;
+  return c;
+}
+
 }  // namespace fastwave::testing

@@ -49,6 +49,20 @@ constexpr int kMinLanesBatch = 10;
 // layout holds the rows of the stamp it last copied.
 std::atomic<uint64_t> conditioning_stamps{0};
 
+// The fields the fused and the lanes kernels' arguments share: the shape of layer n.
+template <class LayerArgs>
+void set_layer_shape(LayerArgs& a, const PackedModel& model, int n, const kernels::IntegerMatrixView& filter_gate,
+                     const kernels::IntegerMatrixView& residual_skip) {
+  const ModelConfig& c = model.config;
+  a.kernel_size = c.kernel_size;
+  a.residual_channels = c.residual_channels;
+  a.dilation_channels = c.dilation_channels;
+  a.filter_gate = filter_gate;
+  a.residual_skip = residual_skip;
+  a.skip_offset = model.layers[n].skip_offset;
+  a.skip_channels = c.skip_channels;
+}
+
 }  // namespace
 
 size_t RingArena::floats_per_stream(const Network& network) {
@@ -148,13 +162,7 @@ void FastStepper::set_up_fused(const std::vector<kernels::IntegerMatrixView>& fi
   for (int n = 0; n < c.num_layers(); ++n) {
     kernels::FusedLayerArgs& a = fused_args_[n];
     a.taps = &fused_taps_[size_t(n) * c.kernel_size];
-    a.kernel_size = c.kernel_size;
-    a.residual_channels = c.residual_channels;
-    a.dilation_channels = c.dilation_channels;
-    a.filter_gate = filter_gates[n];
-    a.residual_skip = residual_skips[n];
-    a.skip_offset = model.layers[n].skip_offset;
-    a.skip_channels = c.skip_channels;
+    set_layer_shape(a, model, n, filter_gates[n], residual_skips[n]);
     a.codes = fused_codes_.get();
     a.rs = fused_rs_.get();
     a.codes_width = codes_width;
@@ -216,13 +224,7 @@ void FastStepper::set_up_lanes(const std::vector<kernels::IntegerMatrixView>& fi
     a.residual = n + 1 < layers ? &lanes_residuals_[size_t(n) * capacity_] : nullptr;
     a.conditioning = lanes_conditioning_ ? lanes_conditioning_.get() + size_t(n) * model.pre_width() * lanes : nullptr;
     a.skip = lanes_skip_.get();
-    a.kernel_size = k;
-    a.residual_channels = c.residual_channels;
-    a.dilation_channels = c.dilation_channels;
-    a.filter_gate = filter_gates[n];
-    a.residual_skip = residual_skips[n];
-    a.skip_offset = model.layers[n].skip_offset;
-    a.skip_channels = c.skip_channels;
+    set_layer_shape(a, model, n, filter_gates[n], residual_skips[n]);
     a.scratch = {lanes_columns_.get(),         lanes_codes_.get(),  lanes_pre_.get(),    lanes_z_.get(),
                  lanes_residual_.get(),        lanes_rs_.get(),     lanes_hidden_.get(), lanes_logits_.get(),
                  lanes_filter_gate_weights_.get(), lanes_residual_skip_weights_.get()};

@@ -56,13 +56,7 @@ std::vector<Case> cases() {
   gl.bias = true;
   out.push_back({"global_and_local", gl, true, true});
   // A vocoder: upsampling network with conv_in and a 3-wide freq kernel, kernel size 3.
-  ModelConfig v = l;
-  v.kernel_size = 3;
-  v.local_hop = 6;
-  v.upsample_scales = {2, 3};
-  v.upsample_freq_kernel = 3;
-  v.upsample_conv_in = true;
-  v.cin_pad = 1;
+  const ModelConfig v = testing::with_upsampling(l);
   out.push_back({"vocoder", v, false, true});
   ModelConfig v1 = v;  // frequency kernel 1: the projection runs before the last stage
   v1.upsample_freq_kernel = 1;

@@ -104,13 +104,7 @@ TEST(Streams, IntegerSchemesMatchTheStreamAloneExactlyInLanes) {
 // A vocoder's conditioning changes every sample (upsampled features): each lane must take
 // its stream's row of the current position, not of the last refill.
 TEST(Streams, VocoderStreamsMatchTheStreamAloneExactlyInLanes) {
-  ModelConfig c = conditioned_config();
-  c.kernel_size = 3;
-  c.local_hop = 6;
-  c.upsample_scales = {2, 3};
-  c.upsample_freq_kernel = 3;
-  c.upsample_conv_in = true;
-  c.cin_pad = 1;
+  const ModelConfig c = testing::with_upsampling(conditioned_config());
   QuantizeOptions options;
   options.scheme = Scheme::kInt8Dynamic;
   expect_streams_match_alone(quantize(Model::random(c, 26), options), true, 34);

@@ -10,52 +10,12 @@
 
 #include "kernels/kernels.h"
 #include "kernels/linear.h"
+#include "random_layer.h"
 
 namespace fastwave::kernels {
 namespace {
 
-int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
-
-std::vector<float> uniform(size_t n, float range, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-range, range);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
-// Random integer weights as the quantizer stores them (int8 in [-127, 127], int4 in [-7, 7]).
-Linear random_integer_linear(bool int4, int rows, int cols, float input_scale, std::mt19937& rng) {
-  const int group = 16;
-  std::uniform_int_distribution<int> code(int4 ? -7 : -127, int4 ? 7 : 127);
-  std::vector<int8_t> w(size_t(rows) * cols);
-  for (auto& v : w) v = int8_t(code(rng));
-  const auto bias = uniform(rows, 0.5f, rng);
-  if (int4) {
-    std::uniform_real_distribution<float> scale(0.01f, 0.1f);
-    std::vector<float> scales(size_t(rows) * ((cols + group - 1) / group));
-    for (float& s : scales) s = scale(rng);
-    return Linear::int4(rows, cols, group, w, scales, bias, input_scale);
-  }
-  std::uniform_real_distribution<float> scale(0.001f, 0.01f);
-  std::vector<float> scales(rows);
-  for (float& s : scales) s = scale(rng);
-  return Linear::int8(rows, cols, w, scales, bias, input_scale);
-}
-
-IntegerMatrixView view_of(const Linear& l, bool int4) {
-  IntegerMatrixView v{};
-  v.is_int4 = int4;
-  if (v.is_int4) v.int4 = l.int4_view();
-  else v.int8 = l.int8_view();
-  v.input_scale = l.input_scale();
-  v.padded_cols = l.padded_cols();
-  return v;
-}
-
-struct Shape {
-  int residual, dilation, skip, kernel_size;
-  bool conditioning, last, filter_gate_int4, residual_skip_int4, static_scales;
-};
+using namespace test_layers;  // NOLINT: the shared random-layer helpers
 
 std::string describe(const Shape& s) {
   return "res " + std::to_string(s.residual) + " dil " + std::to_string(s.dilation) + " skip " +
@@ -115,8 +75,8 @@ FusedLayerArgs args_for(const Layer& l, Scratch& scratch, const float* const* ta
   a.kernel_size = s.kernel_size;
   a.residual_channels = s.residual;
   a.dilation_channels = s.dilation;
-  a.filter_gate = view_of(l.filter_gate, s.filter_gate_int4);
-  a.residual_skip = view_of(l.residual_skip, s.residual_skip_int4);
+  a.filter_gate = view_of(l.filter_gate);
+  a.residual_skip = view_of(l.residual_skip);
   a.conditioning = s.conditioning ? l.conditioning.data() : nullptr;
   a.residual = s.last ? nullptr : residual;
   a.skip = skip;
