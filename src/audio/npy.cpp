@@ -2,6 +2,7 @@
 // Python dict literal; it is parsed by hand with every length bounded, and the shape it
 // claims is checked against the file's size before anything is allocated.
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 
 #include "fastwave/audio.h"
@@ -33,7 +34,7 @@ std::vector<uint8_t> npy_header(const std::vector<int64_t>& shape) {
 // order, with either quote; anything else is an error.
 class HeaderParser {
  public:
-  HeaderParser(std::string_view text, const std::string& path) : text_(text), path_(path) {}
+  HeaderParser(std::string_view text, const std::string& name) : text_(text), path_(name) {}
 
   std::vector<int64_t> parse() {
     expect('{');
@@ -64,7 +65,7 @@ class HeaderParser {
   }
 
  private:
-  [[noreturn]] void fail(const std::string& problem) const { throw Error("'" + path_ + "': " + problem); }
+  [[noreturn]] void fail(const std::string& problem) const { throw Error(path_ + ": " + problem); }
   void skip_space() {
     while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\n')) ++at_;
   }
@@ -121,41 +122,58 @@ class HeaderParser {
 
 }  // namespace
 
+// Standard input (path "-") holds at most this much: an hour of 80-band mel is 72 MB.
+constexpr uint64_t kMaxStdinBytes = uint64_t{1} << 30;
+
 void write_npy(const std::string& path, std::span<const float> values, std::vector<int64_t> shape) {
+  if (path == "-") {  // standard output: a pipe has no atomic rename, only all or an error
+    const std::vector<uint8_t> header = npy_header(shape);
+    if (std::fwrite(header.data(), 1, header.size(), stdout) != header.size() ||
+        std::fwrite(values.data(), sizeof(float), values.size(), stdout) != values.size() || std::fflush(stdout) != 0) {
+      throw Error("cannot write the .npy to standard output");
+    }
+    return;
+  }
   NpyWriter writer(path, std::move(shape));
   writer.append(values);
   writer.commit();
 }
 
-std::vector<float> read_npy(const std::string& path, std::vector<int64_t>* shape) {
-  io::InputFile input(path, ".npy file");
-  uint8_t preamble[kPreambleBytes];
-  if (input.size() < kPreambleBytes) throw Error("'" + path + "' is not a .npy file (too short)");
-  input.read_exactly(preamble);
-  if (std::memcmp(preamble, "\x93NUMPY", 6) != 0 || preamble[6] != 1) {
-    throw Error("'" + path + "' is not a version 1 .npy file");
-  }
-  const size_t header_len = preamble[8] | (size_t(preamble[9]) << 8);
-  if (kPreambleBytes + header_len > input.size()) throw Error("'" + path + "': truncated header");
-  std::string header(header_len, '\0');
-  input.read_exactly({reinterpret_cast<uint8_t*>(header.data()), header.size()});
-  const std::vector<int64_t> dims = HeaderParser(header, path).parse();
+namespace {
 
-  // The data must be exactly what the shape says: compare with the file size first.
-  const uint64_t data_bytes = input.size() - kPreambleBytes - header_len;
+// The .npy in `bytes`; `name` is how errors call it.
+std::vector<float> parse_npy(std::span<const uint8_t> bytes, const std::string& name, std::vector<int64_t>* shape) {
+  if (bytes.size() < kPreambleBytes) throw Error(name + " is not a .npy file (too short)");
+  if (std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0 || bytes[6] != 1) {
+    throw Error(name + " is not a version 1 .npy file");
+  }
+  const size_t header_len = bytes[8] | (size_t(bytes[9]) << 8);
+  if (kPreambleBytes + header_len > bytes.size()) throw Error(name + ": truncated header");
+  const std::string header(reinterpret_cast<const char*>(bytes.data()) + kPreambleBytes, header_len);
+  const std::vector<int64_t> dims = HeaderParser(header, name).parse();
+
+  // The data must be exactly what the shape says: compare with the size first.
+  const uint64_t data_bytes = bytes.size() - kPreambleBytes - header_len;
   uint64_t count = 1;
   for (int64_t d : dims) {
     if (d != 0 && count > data_bytes / 4 / uint64_t(d)) count = UINT64_MAX;  // more than the file holds
     else count *= uint64_t(d);
   }
   if (count == UINT64_MAX || count * 4 != data_bytes) {
-    throw Error("'" + path + "': its shape does not match the " + std::to_string(data_bytes) +
-                " data bytes in the file");
+    throw Error(name + ": its shape does not match the " + std::to_string(data_bytes) + " data bytes in the file");
   }
   std::vector<float> values(static_cast<size_t>(count));
-  input.read_exactly({reinterpret_cast<uint8_t*>(values.data()), size_t(data_bytes)});
+  std::memcpy(values.data(), bytes.data() + kPreambleBytes + header_len, size_t(data_bytes));
   if (shape) *shape = dims;
   return values;
+}
+
+}  // namespace
+
+std::vector<float> read_npy(const std::string& path, std::vector<int64_t>* shape) {
+  if (path == "-") return parse_npy(io::read_standard_input("the .npy", kMaxStdinBytes), "'-' (standard input)", shape);
+  io::InputFile input(path, ".npy file");
+  return parse_npy(input.read_all(input.size()), "'" + path + "'", shape);
 }
 
 struct NpyWriter::State {

@@ -14,7 +14,7 @@ void add_mel_command(CLI::App& app) {
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("input", o->input, "Audio file (resampled to the vocoder's sample rate)")->required();
-  cmd->add_option("-o,--output", o->out, "float32 .npy to write, shape [frames, bands]")->required();
+  cmd->add_option("-o,--output", o->out, "float32 .npy to write, shape [frames, bands]; - for standard output (a pipe into fastwave vocode --mel -)")->required();
   cmd->add_option("-m,--model", o->model,
                   "Vocoder whose front end (local_mel in its config) to use (default: that of `fastwave init --vocoder`)");
   cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
@@ -32,7 +32,8 @@ void add_mel_command(CLI::App& app) {
     }
     write_npy(o->out, front_end.compute(audio), {frames, front_end.bands()});
     if (!o->quiet) {
-      std::printf("wrote %s: %lld frames x %d bands (%.2f s of audio at %d Hz, hop %d)\n", o->out.c_str(),
+      // With the features on standard output, the summary goes to standard error.
+      std::fprintf(o->out == "-" ? stderr : stdout, "wrote %s: %lld frames x %d bands (%.2f s of audio at %d Hz, hop %d)\n", o->out.c_str(),
                   static_cast<long long>(frames), front_end.bands(), double(audio.size()) / config.sample_rate,
                   config.sample_rate, front_end.hop());
     }

@@ -37,7 +37,7 @@ void add_vocode_command(CLI::App& app) {
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("-m,--model", o->model, "Vocoder model file (local conditioning on mel frames)")->required();
-  cmd->add_option("--mel", o->mel, "[frames, bands] float32 .npy, as fastwave mel writes")->required();
+  cmd->add_option("--mel", o->mel, "[frames, bands] float32 .npy, as fastwave mel writes; - reads it from standard input")->required();
   cmd->add_option("-o,--output", o->out, "WAV file to write (16-bit PCM, frames x hop samples)")->required();
   add_sampling_options(*cmd, o->sampling);
   cmd->add_option("--speaker", o->speaker, "Speaker id, for speaker-conditioned vocoders")

@@ -61,4 +61,21 @@ std::vector<uint8_t> read_file(const std::string& path, const std::string& what,
   return InputFile(path, what).read_all(max_bytes);
 }
 
+std::vector<uint8_t> read_standard_input(const std::string& what, uint64_t max_bytes) {
+  std::vector<uint8_t> bytes;
+  uint8_t block[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(STDIN_FILENO, block, sizeof block);
+    if (n == 0) return bytes;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error("cannot read " + what + " from standard input: " + std::strerror(errno));
+    }
+    if (bytes.size() + size_t(n) > max_bytes) {
+      throw Error(what + " on standard input is larger than " + std::to_string(max_bytes >> 20) + " MB");
+    }
+    bytes.insert(bytes.end(), block, block + n);
+  }
+}
+
 }  // namespace fastwave::io

@@ -39,4 +39,8 @@ class InputFile {
 // InputFile(path, what).read_all(max_bytes).
 std::vector<uint8_t> read_file(const std::string& path, const std::string& what, uint64_t max_bytes);
 
+// All of standard input (a pipe: `fastwave mel ... -o - | fastwave vocode --mel -`), refused
+// as soon as it passes max_bytes, so a runaway writer cannot exhaust memory.
+std::vector<uint8_t> read_standard_input(const std::string& what, uint64_t max_bytes);
+
 }  // namespace fastwave::io

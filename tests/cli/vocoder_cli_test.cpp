@@ -51,6 +51,21 @@ TEST_F(VocoderCli, MelThenVocodeGivesFramesTimesHopSamplesDeterministicInTheSeed
   EXPECT_EQ(read_audio(dir_.file("naive.wav"), 16000), a);  // the oracle samples the same ids
 }
 
+// Copy synthesis as one pipeline: the features on standard output, read from standard input.
+TEST_F(VocoderCli, MelPipesIntoVocode) {
+  const std::string mel = "mel " + dir_.file("in.wav") + " -m " + vocoder_;
+  ASSERT_EQ(run_cli(mel + " -q -o " + dir_.file("mel.npy"), dir_).exit_code, 0);
+  ASSERT_EQ(run_cli(vocode("file.wav", "--seed 7"), dir_).exit_code, 0);
+  const CliRun r = run_cli(mel + " -o - | " + std::string(FASTWAVE_BINARY) + " vocode -q -m " + vocoder_ +
+                               " --mel - --seed 7 -o " + dir_.file("pipe.wav"), dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_audio(dir_.file("pipe.wav"), 16000), read_audio(dir_.file("file.wav"), 16000));
+  testing::write_bytes(dir_.file("junk"), {'n', 'o', 't', ' ', 'n', 'p', 'y'});
+  testing::expect_one_line_failure(
+      run_cli("vocode -m " + vocoder_ + " --mel - -o " + dir_.file("x.wav") + " < " + dir_.file("junk"), dir_),
+      "junk on stdin", "standard input");
+}
+
 TEST_F(VocoderCli, DefaultFrontEndWithoutAModel) {
   const CliRun r = run_cli("mel " + dir_.file("in.wav") + " -o " + dir_.file("default.npy"), dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
