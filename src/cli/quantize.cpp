@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -53,20 +54,45 @@ void apply_layer_scheme(const ModelConfig& config, const std::string& spec, Quan
 }
 
 
-// The first `seconds` of the audio in `file_or_dir`, as µ-law ids with the conditioning.
+// What every calibration clip shares: the speaker. A vocoder's features are each clip's own
+// (read_calibration adds and checks them).
+Conditioning shared_conditioning(const ModelConfig& c, int speaker) {
+  if (!c.has_local()) return load_conditioning(c, speaker, "");
+  Conditioning conditioning;
+  conditioning.speaker = speaker;
+  return conditioning;
+}
+
+// The first `seconds` of the audio in `file_or_dir`, as sample codes with the conditioning.
+// A vocoder's clips carry their own features, from its mel front end (whole frames only).
 std::vector<std::pair<std::vector<int>, Conditioning>> read_calibration(const ModelConfig& c, const std::string& file_or_dir,
                                                                        double max_seconds, const Conditioning& conditioning,
                                                                        double* seconds) {
+  if (c.has_local() && !c.local_mel) {
+    throw Error("calibration audio cannot condition this model: it takes local features but records no mel front end");
+  }
+  std::optional<MelFrontEnd> front_end;
+  if (c.local_mel) front_end.emplace(c);
   std::vector<std::pair<std::vector<int>, Conditioning>> clips;
   *seconds = 0;
   for (const auto& file : audio_files(file_or_dir)) {
     if (*seconds >= max_seconds) break;
     const AudioLimit limit{std::max(1.0, max_seconds - *seconds), /*truncate=*/true};
-    std::vector<int> ids = encode_audio(c, read_audio(file, c.sample_rate, limit));
-    const auto keep = size_t(std::min<double>(ids.size(), (max_seconds - *seconds) * c.sample_rate));
-    ids.resize(std::max<size_t>(keep, 2));
+    std::vector<float> audio = read_audio(file, c.sample_rate, limit);
+    audio.resize(std::min<size_t>(audio.size(), size_t((max_seconds - *seconds) * c.sample_rate)));
+    Conditioning clip_conditioning = conditioning;
+    if (front_end) {
+      const int64_t frames = front_end->frames(int64_t(audio.size()));
+      if (frames < 1) continue;  // shorter than one frame: nothing to condition on
+      audio.resize(size_t(frames * c.local_hop));
+      clip_conditioning.local_features = front_end->compute(audio);
+      clip_conditioning.local_frames = int(frames);
+      clip_conditioning.check(c);
+    }
+    std::vector<int> ids = encode_audio(c, audio);
+    if (ids.size() < 2) ids.resize(2, c.classes / 2);
     *seconds += double(ids.size()) / c.sample_rate;
-    clips.emplace_back(std::move(ids), conditioning);
+    clips.emplace_back(std::move(ids), std::move(clip_conditioning));
   }
   return clips;
 }
@@ -210,7 +236,7 @@ void add_quantize_command(CLI::App& app) {
       double seconds = 0;
       if (o->speaker_dirs && o->speaker >= 0) throw Error("--calib-speaker-dirs and --speaker exclude each other");
       auto clips = o->speaker_dirs ? read_speaker_dirs(c, o->calib, o->calib_seconds, &seconds)
-                                   : read_calibration(c, o->calib, o->calib_seconds, load_conditioning(c, o->speaker, ""), &seconds);
+                                   : read_calibration(c, o->calib, o->calib_seconds, shared_conditioning(c, o->speaker), &seconds);
       std::printf("calibration: %.1f s of audio from %s\n", seconds, o->calib.c_str());
       return clips;
     };

@@ -66,6 +66,19 @@ TEST_F(VocoderCli, MelPipesIntoVocode) {
       "junk on stdin", "standard input");
 }
 
+// Static scales and budgets calibrate a vocoder on audio: its features come from its own front end.
+TEST_F(VocoderCli, QuantizeCalibratesOnAudio) {
+  for (const std::string scheme : {"--scheme int8-static", "--budget-mb 0.02"}) {
+    const CliRun r = run_cli("quantize " + vocoder_ + " -o " + dir_.file("q.fwm") + " " + scheme + " --calib " +
+                                 dir_.file("in.wav"), dir_);
+    ASSERT_EQ(r.exit_code, 0) << scheme << ": " << r.err;
+    ASSERT_EQ(run_cli("mel -q " + dir_.file("in.wav") + " -m " + vocoder_ + " -o " + dir_.file("mel.npy"), dir_).exit_code, 0);
+    const CliRun v = run_cli("vocode -q -m " + dir_.file("q.fwm") + " --mel " + dir_.file("mel.npy") + " -o " +
+                                 dir_.file("q.wav"), dir_);
+    EXPECT_EQ(v.exit_code, 0) << scheme << ": " << v.err;
+  }
+}
+
 TEST_F(VocoderCli, DefaultFrontEndWithoutAModel) {
   const CliRun r = run_cli("mel " + dir_.file("in.wav") + " -o " + dir_.file("default.npy"), dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
