@@ -295,6 +295,10 @@ def test_config(name, hp, speaker, frames, tol, how, workdir, engine):
     check(f"{name}: docs formulas on the folded file == reference (float64)",
           err < 1e-6 * max(1.0, float(np.max(np.abs(full)))), f"max error {err}")
     if engine is None:
+        if kind != "softmax" and config["blocks"] * config["layers_per_block"] <= 8:
+            seed, temperature = SAMPLING_RUNS[1]
+            codes = python_generation(model, config, features, min(T, 120), seed, temperature)
+            replay(f"{name}: python", model, config, features, codes, seed, temperature)
         return
 
     feats_path = os.path.join(workdir, f"{name}.feats.npy")
@@ -333,35 +337,55 @@ def test_config(name, hp, speaker, frames, tol, how, workdir, engine):
         test_sampling(name, model, config, out, features, workdir, engine)
 
 
+SAMPLING_RUNS = ((7, 1.0), (123456789, 0.7))  # (seed, temperature)
+
+
 def test_sampling(name, model, config, path, features, workdir, engine):
     """The engine's generated codes, replayed: the reference teacher-forced on them, each
     row sampled with fastwave's uniforms, must give the next code."""
-    for seed, temperature in ((7, 1.0), (123456789, 0.7)):
+    for seed, temperature in SAMPLING_RUNS:
         wav_path = os.path.join(workdir, f"{name}.gen{seed}.wav")
         r = run([engine, "vocode", "-m", path, "--mel", os.path.join(workdir, f"{name}.feats.npy"),
                  "-o", wav_path, "--seed", str(seed), "--temperature", str(temperature), "-q"])
         if not check(f"{name}: vocode seed {seed} succeeds", r.returncode == 0,
                      (r.stderr or r.stdout).strip()[-500:]):
             return
-        codes = read_wav(wav_path) + 32768
-        with torch.no_grad():
-            rows = model(ref.code_to_value(codes), features).numpy()
-        uniforms = ref.UniformSource(seed)
-        mismatches, boundary = [], 0
-        for t in range(len(codes) - 1):
-            code, x = ref.sample_code(rows[t], config["output"], config["mixtures"], temperature,
-                                      uniforms)
-            if code != codes[t + 1]:
-                near = abs(x * 32768 - math.floor(x * 32768) - 0.5) < 1e-3
-                boundary += near
-                if not near:
-                    mismatches.append((t + 1, int(codes[t + 1]), code))
-        spread = int(np.ptp(codes))
-        check(f"{name}: replay of {len(codes) - 1} sampled codes (seed {seed}, T={temperature}) "
-              f"identical{f' but {boundary} at a rounding boundary' if boundary else ''}",
-              codes[0] == 32768 and not mismatches and spread > 100,
-              f"first code {codes[0]}, spread {spread}, mismatches (t, engine, reference): "
-              f"{mismatches[:5]} ({len(mismatches)} in all)")
+        replay(f"{name}: engine", model, config, features, read_wav(wav_path) + 32768, seed,
+               temperature)
+
+
+def python_generation(model, config, features, samples, seed, temperature):
+    """Codes generated one at a time by the reference itself (each step recomputes the
+    whole prefix): what the replay must reproduce, without an engine."""
+    uniforms = ref.UniformSource(seed)
+    codes = [32768]
+    for _ in range(samples - 1):
+        row = model(ref.code_to_value(codes), features).numpy()[-1]
+        codes.append(ref.sample_code(row, config["output"], config["mixtures"], temperature,
+                                     uniforms)[0])
+    return np.array(codes)
+
+
+def replay(label, model, config, features, codes, seed, temperature):
+    with torch.no_grad():
+        rows = model(ref.code_to_value(codes), features).numpy()
+    uniforms = ref.UniformSource(seed)
+    mismatches, boundary = [], 0
+    for t in range(len(codes) - 1):
+        code, x = ref.sample_code(rows[t], config["output"], config["mixtures"], temperature,
+                                  uniforms)
+        if code != codes[t + 1]:
+            near = abs(x * 32768 - math.floor(x * 32768) - 0.5) < 1e-3
+            boundary += near
+            if not near:
+                mismatches.append((t + 1, int(codes[t + 1]), code))
+    spread = int(np.ptp(codes))
+    return check(f"{label} replay of {len(codes) - 1} sampled codes (seed {seed}, "
+                 f"T={temperature}) identical"
+                 f"{f' but {boundary} at a rounding boundary' if boundary else ''}",
+                 codes[0] == 32768 and not mismatches and spread > 100,
+                 f"first code {codes[0]}, spread {spread}, mismatches (t, engine, reference): "
+                 f"{mismatches[:5]} ({len(mismatches)} in all)")
 
 
 # -- converter errors ---------------------------------------------------------------------
