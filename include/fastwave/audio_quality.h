@@ -76,6 +76,25 @@ inline constexpr double kVoicedCorrelation = 0.6;
 inline constexpr double kPitchMinHz = 50, kPitchMaxHz = 2000;
 AudioStats audio_stats(std::span<const std::vector<float>> clips, const MelOptions& options);
 
+// Copy-synthesis distances between an original and its resynthesis, aligned sample for
+// sample (the shorter length counts), frame by frame on `options`' frames, averaged over
+// frames. Powers are floored at `floor_db` (relative to full scale) before the logs.
+struct PairedDistances {
+  int64_t frames = 0;
+  // sqrt(mean over bins 1..fft_size/2 of (10 log10 P_a - 10 log10 P_b)^2), in dB.
+  double log_spectral_distance_db = 0;
+  // (10 / ln 10) sqrt(2 sum_{d=1..kCepstra} (c_a[d] - c_b[d])^2), in dB, with c the DCT-II of
+  // the natural log of the `mels` band powers: an MFCC-based mel-cepstral distortion, not
+  // SPTK's mel-generalised cepstrum, so compare it with itself rather than with papers.
+  double mel_cepstral_distortion_db = 0;
+};
+inline constexpr int kCepstra = 24;
+PairedDistances paired_distances(std::span<const float> original, std::span<const float> resynthesis,
+                                 const MelOptions& options);
+// Frame-weighted mean over pairs of clips.
+PairedDistances paired_distances(std::span<const std::vector<float>> originals,
+                                 std::span<const std::vector<float>> resyntheses, const MelOptions& options);
+
 // The autocorrelation pitch tracker behind voiced_fraction (docs/audio-quality.md): the
 // frequency of one frame in Hz, or 0 when it is unvoiced or silent. The autocorrelation
 // comes from one FFT of the zero-padded frame, the energies of the overlaps from running

@@ -14,6 +14,8 @@ struct ModelConfig {
   int dilation_channels = 32;
   int skip_channels = 256;
   int end_channels = 256;
+  // Sample codes: µ-law classes for softmax outputs (the input is their one-hot), 65536
+  // 16-bit codes for mixture outputs (the input is the sample value, a scalar).
   int classes = 256;
   int kernel_size = 2;
   bool bias = false;  // biases on start, filter, gate, residual and skip convs
@@ -51,6 +53,26 @@ struct ModelConfig {
   };
   std::optional<LocalMel> local_mel;
 
+  // What end_conv_2's outputs mean (r9y9's output distributions; include/fastwave/distribution.h).
+  enum class Output {
+    kSoftmax,           // `classes` logits
+    kLogisticMixture,   // discretized mixture of `mixtures` logistics: [logits | means | log scales]
+    kGaussianMixture,   // `mixtures` Gaussians: [mean, log scale] for one, else as above
+  };
+  Output output = Output::kSoftmax;
+  int mixtures = 0;              // components of a mixture output
+  double log_scale_min = -16.0;  // floor of the log scales in the likelihood (not in sampling)
+
+  bool scalar_input() const { return output != Output::kSoftmax; }
+  // Columns of start_conv: the one-hot width, or 1 for a scalar input.
+  int input_width() const { return scalar_input() ? 1 : classes; }
+  // Rows of end_conv_2: the values the network emits per sample.
+  int outputs() const {
+    if (output == Output::kSoftmax) return classes;
+    if (output == Output::kGaussianMixture && mixtures == 1) return 2;
+    return 3 * mixtures;
+  }
+
   int num_layers() const { return blocks * layers_per_block; }
   int dilation(int layer) const { return 1 << (layer % layers_per_block); }
   // Number of input samples that influence one output (pytorch-wavenet's definition).
@@ -69,5 +91,9 @@ struct ModelConfig {
   // Parses the JSON written by to_json(); unknown keys are rejected, missing keys keep defaults.
   static ModelConfig from_json(const std::string& json);
 };
+
+// "softmax", "logistic_mixture", "gaussian_mixture" (the config key `output`).
+const char* output_name(ModelConfig::Output output);
+ModelConfig::Output parse_output(const std::string& name);  // throws fastwave::Error
 
 }  // namespace fastwave

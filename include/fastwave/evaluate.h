@@ -17,7 +17,7 @@ struct EvalResult {
 };
 
 // Teacher-forced logits of a whole sequence, delivered in order a block at a time, so
-// that memory stays one chunk per thread however long the sequence: row t (size classes)
+// that memory stays one chunk per thread however long the sequence: row t (config.outputs() values)
 // predicts ids[t+1] from ids[0..t]; there are n-1 rows (the last id predicts nothing).
 // Each block is up to `threads` chunks, computed in parallel as GEMMs over time. Checks
 // the model's working memory against memory_limit() before allocating. `model`, `ids`
@@ -51,7 +51,7 @@ class TeacherForcing {
   std::unique_ptr<State> state_;
 };
 
-// Every logit at once (rows x classes): for short sequences; prefer TeacherForcing.
+// Every logit at once (rows x config.outputs()): for short sequences; prefer TeacherForcing.
 std::vector<float> teacher_forced_logits(const Model& model, std::span<const int> ids,
                                          const Conditioning& conditioning = {},
                                          int threads = 1);
@@ -64,7 +64,10 @@ EvalResult evaluate(const Model& model, std::span<const int> ids,
 
 // Mean NLL in bits of each row's target, from logits laid out as above: row t of `logits`
 // predicts ids[t+1] (pass ids.subspan(first_row) for a block).
+// A softmax over `classes` logits per row:
 double nll_bits(std::span<const float> logits, std::span<const int> ids, int classes);
+// Any output (config.outputs() values per row; code_nll_bits in fastwave/distribution.h):
+double nll_bits(const ModelConfig& config, std::span<const float> logits, std::span<const int> ids);
 
 // How far a model (a quantized one, say) is from a reference on the same audio: the
 // quantities llama.cpp reports for its quantization types.

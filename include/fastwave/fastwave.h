@@ -3,6 +3,7 @@
 
 #include "fastwave/audio.h"
 #include "fastwave/config.h"
+#include "fastwave/distribution.h"
 #include "fastwave/error.h"
 #include "fastwave/evaluate.h"
 #include "fastwave/generator.h"

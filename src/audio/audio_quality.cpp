@@ -212,4 +212,70 @@ AudioStats audio_stats(std::span<const std::vector<float>> clips, const MelOptio
   return s;
 }
 
+PairedDistances paired_distances(std::span<const float> original, std::span<const float> resynthesis,
+                                 const MelOptions& options) {
+  MelOptions o = options;
+  o.centered = false;  // frames within the signal only: padding would compare zeros
+  const LogMel mel(o);
+  const size_t n = std::min(original.size(), resynthesis.size());
+  const auto a = original.first(n), b = resynthesis.first(n);
+  PairedDistances d;
+  d.frames = mel.frames(int64_t(n));
+  if (d.frames == 0) return d;
+  const std::vector<float> mel_a = mel.compute(a), mel_b = mel.compute(b);  // dB, floored
+  const int bands = o.mels, cepstra = std::min(kCepstra, bands - 1);
+  const int bins = o.fft_size / 2;
+  const double floor = std::pow(10.0, o.floor_db / 10);
+  constexpr double kDbToNeper = 0.1 * 2.302585092994046;  // ln(10) / 10: dB to natural log
+  std::vector<float> power_a(size_t(bins) + 1), power_b(size_t(bins) + 1);
+  std::vector<double> difference(static_cast<size_t>(bands));
+  double lsd_sum = 0, mcd_sum = 0;
+  for (int64_t f = 0; f < d.frames; ++f) {
+    mel.power_spectrum(a.subspan(size_t(f * o.hop), size_t(o.fft_size)), power_a);
+    mel.power_spectrum(b.subspan(size_t(f * o.hop), size_t(o.fft_size)), power_b);
+    double squares = 0;
+    for (int k = 1; k <= bins; ++k) {
+      const double diff = 10 * std::log10(std::max(double(power_a[k]), floor) / std::max(double(power_b[k]), floor));
+      squares += diff * diff;
+    }
+    lsd_sum += std::sqrt(squares / bins);
+    // The cepstra are linear in the log powers: the DCT of their difference.
+    for (int m = 0; m < bands; ++m) {
+      difference[m] = kDbToNeper * (double(mel_a[size_t(f) * bands + m]) - double(mel_b[size_t(f) * bands + m]));
+    }
+    double cepstral = 0;
+    for (int q = 1; q <= cepstra; ++q) {
+      double c = 0;
+      for (int m = 0; m < bands; ++m) c += difference[m] * std::cos(M_PI * q * (m + 0.5) / bands);
+      c *= std::sqrt(2.0 / bands);  // orthonormal DCT-II
+      cepstral += c * c;
+    }
+    mcd_sum += 10.0 / std::log(10.0) * std::sqrt(2.0 * cepstral);
+  }
+  d.log_spectral_distance_db = lsd_sum / double(d.frames);
+  d.mel_cepstral_distortion_db = mcd_sum / double(d.frames);
+  return d;
+}
+
+PairedDistances paired_distances(std::span<const std::vector<float>> originals,
+                                 std::span<const std::vector<float>> resyntheses, const MelOptions& options) {
+  if (originals.size() != resyntheses.size()) {
+    throw Error("paired distances need as many resyntheses (" + std::to_string(resyntheses.size()) +
+                ") as originals (" + std::to_string(originals.size()) + ")");
+  }
+  PairedDistances total;
+  double lsd = 0, mcd = 0;
+  for (size_t i = 0; i < originals.size(); ++i) {
+    const PairedDistances d = paired_distances(originals[i], resyntheses[i], options);
+    total.frames += d.frames;
+    lsd += d.log_spectral_distance_db * double(d.frames);
+    mcd += d.mel_cepstral_distortion_db * double(d.frames);
+  }
+  if (total.frames > 0) {
+    total.log_spectral_distance_db = lsd / double(total.frames);
+    total.mel_cepstral_distortion_db = mcd / double(total.frames);
+  }
+  return total;
+}
+
 }  // namespace fastwave

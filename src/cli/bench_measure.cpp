@@ -125,7 +125,7 @@ void measure_fast(const Network& network, const Timing& timing, Row& row) {
 double macs_per_sample(const ModelConfig& c, Method method) {
   const double layer = 2.0 * c.dilation_channels * c.kernel_size * c.residual_channels +
                        double(c.residual_channels + c.skip_channels) * c.dilation_channels;
-  const double end = double(c.end_channels) * c.skip_channels + double(c.classes) * c.end_channels;
+  const double end = double(c.end_channels) * c.skip_channels + double(c.outputs()) * c.end_channels;
   const double positions = method == Method::kNaive ? c.receptive_field() : 1;
   return positions * layer * c.num_layers() + end;
 }

@@ -71,6 +71,18 @@ ModelConfig read_config_file(const std::string& path) {
   }
 }
 
+void add_sampling_options(CLI::App& command, SamplingFlags& flags) {
+  command.add_option("--method", flags.method, "fast (cached, O(layers) per sample) or naive (recomputes the receptive field)")
+      ->check(CLI::IsMember({"fast", "naive"}))
+      ->capture_default_str();
+  command
+      .add_option("--temperature", flags.temperature,
+                  "Sampling temperature (softmax logits / T; a mixture's noise x T); 0 = most probable")
+      ->check(CLI::Range(0.0f, 100.0f))
+      ->capture_default_str();
+  command.add_option("--seed", flags.seed, "Random seed for sampling, an integer in [0, 2^64)")->capture_default_str();
+}
+
 void add_memory_limit_option(CLI::App& command) {
   command
       .add_option_function<double>(

@@ -35,6 +35,15 @@ inline constexpr int kMaxSpeakerFlag = 1 << 20;
 // A JSON config file (--config): read through io::InputFile, at most 1 MB, then parsed.
 ModelConfig read_config_file(const std::string& path);
 
+// --method, --temperature and --seed, as generate and vocode take them.
+struct SamplingFlags {
+  std::string method = "fast";
+  float temperature = 1.0f;
+  std::string seed = "0";
+  Method parsed_method() const { return method == "naive" ? Method::kNaive : Method::kFast; }
+};
+void add_sampling_options(CLI::App& command, SamplingFlags& flags);
+
 // --max-memory-mb: raises (or lowers) fastwave::memory_limit() for this run.
 void add_memory_limit_option(CLI::App& command);
 

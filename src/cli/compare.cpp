@@ -57,6 +57,7 @@ void add_compare_command(CLI::App& app) {
     MelOptions mel;
     double max_seconds = 0;
     std::string json;
+    bool paired = false;
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("audio", o->audio, "Audio to judge: WAV files or directories")->required();
@@ -65,6 +66,9 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--mels", o->mel.mels, "Mel bands")->capture_default_str();
   cmd->add_option("--max-seconds", o->max_seconds, "Read at most this much audio per side (0 = all)");
   cmd->add_option("--json", o->json, "Also write the result as JSON");
+  cmd->add_flag("--paired", o->paired,
+                "The clips are resyntheses of the reference clips, in the same order: also report the "
+                "log-spectral distance and mel-cepstral distortion, frame by frame");
   cmd->callback([o] {
     if (!(o->max_seconds >= 0)) throw Error("--max-seconds must not be negative");
     const LogMel mel(o->mel);
@@ -77,11 +81,20 @@ void add_compare_command(CLI::App& app) {
     print_row("audio", a);
     print_row("reference", r);
     std::printf("log-mel Frechet distance: %.2f dB^2\n", distance);
+    nlohmann::json result{{"log_mel_frechet_distance", distance}, {"audio", to_json(a)}, {"reference", to_json(r)}};
+    if (o->paired) {
+      const PairedDistances d = paired_distances(ref, audio, o->mel);
+      std::printf("copy synthesis (%zu pairs, %lld frames): log-spectral distance %.2f dB, mel-cepstral "
+                  "distortion %.2f dB\n",
+                  audio.size(), static_cast<long long>(d.frames), d.log_spectral_distance_db,
+                  d.mel_cepstral_distortion_db);
+      result["paired"] = {{"pairs", audio.size()},
+                          {"frames", d.frames},
+                          {"log_spectral_distance_db", d.log_spectral_distance_db},
+                          {"mel_cepstral_distortion_db", d.mel_cepstral_distortion_db}};
+    }
     if (!o->json.empty()) {
-      const std::string text = nlohmann::json{{"log_mel_frechet_distance", distance},
-                                              {"audio", to_json(a)},
-                                              {"reference", to_json(r)}}
-                                   .dump(2) + "\n";
+      const std::string text = result.dump(2) + "\n";
       write_file_atomically(o->json, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
     }
   });

@@ -80,6 +80,9 @@ void add_eval_command(CLI::App& app) {
     if (!o->ref.empty()) {
       reference = Model::load(o->ref);
       if (reference->config().to_json() != c.to_json()) throw Error("--ref has a different config from the model");
+      if (c.output != ModelConfig::Output::kSoftmax) {
+        throw Error("--ref compares softmax outputs (KL, top-1); this model's output is a mixture");
+      }
     }
     const Conditioning conditioning = load_conditioning(c, o->speaker, o->local_features);
     const int threads = o->threads > 0 ? o->threads : int(std::max(1u, std::thread::hardware_concurrency()));
@@ -93,7 +96,7 @@ void add_eval_command(CLI::App& app) {
     double audio_seconds = 0;
     for (const auto& input : inputs) {
       const AudioLimit limit{o->max_seconds > 0 ? o->max_seconds : kMaxAudioSeconds, o->max_seconds > 0};
-      std::vector<int> ids = o->ids.empty() ? mulaw_encode(read_audio(input, c.sample_rate, limit), c.classes)
+      std::vector<int> ids = o->ids.empty() ? encode_audio(c, read_audio(input, c.sample_rate, limit))
                                             : read_ids(input, c.classes);
       if (o->max_seconds > 0) ids.resize(std::min(ids.size(), size_t(std::max(2.0, o->max_seconds * c.sample_rate))));
       if (ids.size() < 2) throw Error("'" + input + "': need at least 2 samples to evaluate");
@@ -104,7 +107,7 @@ void add_eval_command(CLI::App& app) {
       std::optional<TeacherForcing> ref_forcing;
       if (reference) ref_forcing.emplace(*reference, ids, conditioning, threads);
       std::optional<NpyWriter> npy;
-      if (!o->logits_out.empty()) npy.emplace(o->logits_out, std::vector<int64_t>{forcing.rows(), c.classes});
+      if (!o->logits_out.empty()) npy.emplace(o->logits_out, std::vector<int64_t>{forcing.rows(), c.outputs()});
       FileResult r{input, {}};
       FidelityAccumulator one;
       double bits = 0;
@@ -116,7 +119,7 @@ void add_eval_command(CLI::App& app) {
           one.add(ref_logits, logits, targets, c.classes);
           total.add(ref_logits, logits, targets, c.classes);
         } else {
-          bits += nll_bits(logits, targets, c.classes) * double(logits.size() / c.classes);
+          bits += nll_bits(c, logits, targets) * double(logits.size() / size_t(c.outputs()));
         }
         if (npy) npy->append(logits);
       }

@@ -36,10 +36,10 @@ class IdsText {
 void add_generate_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("generate", "Generate audio sample by sample");
   struct Options {
-    std::string model, out, method = "fast", prime_wav, prime_ids, ids_out, local_features, seed = "0";
+    std::string model, out, prime_wav, prime_ids, ids_out, local_features;
+    SamplingFlags sampling;
     int64_t samples = 0;
     double seconds = 0;
-    float temperature = 1.0f;
     int speaker = -1;
     int streams = 1, threads = 1;
     bool quiet = false;
@@ -52,14 +52,8 @@ void add_generate_command(CLI::App& app) {
   auto* s = cmd->add_option("--seconds", o->seconds, "Seconds of audio to generate")
                 ->check(CLI::Range(1e-6, 86400.0));
   n->excludes(s);
-  cmd->add_option("--method", o->method, "fast (cached, O(layers) per sample) or naive (recomputes the receptive field)")
-      ->check(CLI::IsMember({"fast", "naive"}))
-      ->capture_default_str();
-  cmd->add_option("--temperature", o->temperature, "Softmax temperature; 0 = greedy argmax")
-      ->check(CLI::Range(0.0f, 100.0f))
-      ->capture_default_str();
-  cmd->add_option("--seed", o->seed, "Random seed for sampling, an integer in [0, 2^64)")->capture_default_str();
-  auto* pw = cmd->add_option("--prime", o->prime_wav, "Audio file to prime with (µ-law encoded, at most 10 minutes)");
+  add_sampling_options(*cmd, o->sampling);
+  auto* pw = cmd->add_option("--prime", o->prime_wav, "Audio file to prime with (encoded as the model codes samples, at most 10 minutes)");
   auto* pi = cmd->add_option("--prime-ids", o->prime_ids, "Text file of class ids to prime with");
   pw->excludes(pi);
   cmd->add_option("--ids-out", o->ids_out, "Also write the generated class ids to this text file");
@@ -76,7 +70,7 @@ void add_generate_command(CLI::App& app) {
 
   cmd->callback([o] {
     GenerateOptions options;
-    options.seed = parse_seed(o->seed);
+    options.seed = parse_seed(o->sampling.seed);
     const std::string path = resolve_model_path(o->model, o->speaker >= 0);
     const Model model = Model::load(path);
     const ModelConfig& c = model.config();
@@ -86,9 +80,9 @@ void add_generate_command(CLI::App& app) {
       throw Error("--seconds " + std::to_string(o->seconds) + " is more than a WAV file holds (" +
                   std::to_string(kMaxWavSamples) + " samples)");
     }
-    options.temperature = o->temperature;
+    options.temperature = o->sampling.temperature;
     if (!o->prime_wav.empty()) {
-      options.prime = mulaw_encode(read_audio(o->prime_wav, c.sample_rate, {kMaxPrimeSeconds, false}), c.classes);
+      options.prime = encode_audio(c, read_audio(o->prime_wav, c.sample_rate, {kMaxPrimeSeconds, false}));
     }
     if (!o->prime_ids.empty()) {
       options.prime = read_ids(o->prime_ids, c.classes, size_t(kMaxPrimeSeconds * c.sample_rate));
@@ -99,7 +93,7 @@ void add_generate_command(CLI::App& app) {
       throw Error("local features cover " + std::to_string(conditioning.max_samples(c)) +
                   " samples, fewer than the prime plus the samples asked for");
     }
-    const Method method = o->method == "naive" ? Method::kNaive : Method::kFast;
+    const Method method = o->sampling.parsed_method();
     if (o->streams > 1 && method == Method::kNaive) throw Error("--streams needs the fast method");
     if (o->streams > 1 && options.seed > UINT64_MAX - uint64_t(o->streams - 1)) {
       throw Error("--seed plus --streams - 1 must stay below 2^64");
@@ -121,7 +115,7 @@ void add_generate_command(CLI::App& app) {
       if (!o->ids_out.empty()) ids_texts.push_back(std::make_unique<IdsText>(numbered(o->ids_out, b)));
     }
     auto write = [&](int b, std::span<const int> ids) {
-      wavs[b]->append(mulaw_decode(ids, c.classes));
+      wavs[b]->append(decode_codes(c, ids));
       if (!ids_texts.empty()) ids_texts[b]->append(ids);
     };
     // A progress bar only for work that lasts: more than one second of audio.
@@ -157,7 +151,7 @@ void add_generate_command(CLI::App& app) {
                   o->streams == 1 ? o->out.c_str() : (numbered(o->out, 0) + " ...").c_str(),
                   static_cast<long long>(total), audio_seconds,
                   o->streams == 1 ? "" : (" in " + std::to_string(o->streams) + " streams").c_str(), seconds,
-                  o->method.c_str(), total / seconds, audio_seconds / seconds, seconds / audio_seconds);
+                  o->sampling.method.c_str(), total / seconds, audio_seconds / seconds, seconds / audio_seconds);
     }
   });
 }

@@ -22,6 +22,12 @@ void add_info_command(CLI::App& app) {
     std::printf("channels         residual %d, dilation %d, skip %d, end %d, classes %d\n",
                 c.residual_channels, c.dilation_channels, c.skip_channels, c.end_channels, c.classes);
     std::printf("bias             %s\n", c.bias ? "yes" : "no");
+    if (c.output == ModelConfig::Output::kSoftmax) {
+      std::printf("output           softmax over %d µ-law classes\n", c.classes);
+    } else {
+      std::printf("output           mixture of %d %s, 16-bit samples (scalar input)\n", c.mixtures,
+                  c.output == ModelConfig::Output::kLogisticMixture ? "logistics" : "Gaussians");
+    }
     std::printf("sample rate      %d Hz\n", c.sample_rate);
     std::printf("receptive field  %d samples (%.1f ms)\n", c.receptive_field(), 1000.0 * c.receptive_field() / c.sample_rate);
     std::printf("conditioning     %s\n",

@@ -13,6 +13,7 @@ void add_init_command(CLI::App& app) {
     std::string config_file, out;
     std::string seed = "0";
     bool vocoder = false;
+    std::string distribution;
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("-o,--output", o->out, "Model file to write")->required();
@@ -40,6 +41,11 @@ void add_init_command(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("--upsample-freq-kernel", c.upsample_freq_kernel, "Upsampling convs' extent across channels (odd)");
   cmd->add_option("--cin-pad", c.cin_pad, "conv_in before upsampling, seeing this many frames either side");
+  cmd->add_option("--output-distribution", o->distribution,
+                  "softmax (µ-law classes), logistic_mixture or gaussian_mixture (r9y9's outputs: a scalar "
+                  "input and 16-bit samples; sets --classes 65536)")
+      ->check(CLI::IsMember({"softmax", "logistic_mixture", "gaussian_mixture"}));
+  cmd->add_option("--mixtures", c.mixtures, "Components of a mixture output (default 10 logistics, 1 Gaussian)");
   cmd->callback([o, cmd] {
     ModelConfig config = o->config;
     if (!o->config_file.empty() && o->vocoder) throw Error("give --vocoder or --config, not both");
@@ -69,6 +75,14 @@ void add_init_command(CLI::App& app) {
       take("--cin-pad", config.cin_pad, f.cin_pad);
     }
     if (cmd->count("--cin-pad") > 0) config.upsample_conv_in = true;
+    if (!o->distribution.empty()) config.output = parse_output(o->distribution);
+    if (config.output != ModelConfig::Output::kSoftmax) {
+      if (cmd->count("--classes") == 0) config.classes = 65536;
+      config.mixtures = cmd->count("--mixtures") > 0                                ? o->config.mixtures
+                        : config.mixtures > 0                                        ? config.mixtures
+                        : config.output == ModelConfig::Output::kLogisticMixture ? 10
+                                                                                     : 1;
+    }
     const Model model = Model::random(config, parse_seed(o->seed));
     model.save(o->out);
     std::printf("wrote %s: %lld parameters, receptive field %d\n", o->out.c_str(),

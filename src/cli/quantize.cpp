@@ -62,7 +62,7 @@ std::vector<std::pair<std::vector<int>, Conditioning>> read_calibration(const Mo
   for (const auto& file : audio_files(file_or_dir)) {
     if (*seconds >= max_seconds) break;
     const AudioLimit limit{std::max(1.0, max_seconds - *seconds), /*truncate=*/true};
-    std::vector<int> ids = mulaw_encode(read_audio(file, c.sample_rate, limit), c.classes);
+    std::vector<int> ids = encode_audio(c, read_audio(file, c.sample_rate, limit));
     const auto keep = size_t(std::min<double>(ids.size(), (max_seconds - *seconds) * c.sample_rate));
     ids.resize(std::max<size_t>(keep, 2));
     *seconds += double(ids.size()) / c.sample_rate;

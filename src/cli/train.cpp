@@ -18,6 +18,7 @@ void add_train_command(CLI::App& app) {
     std::string config_file;
     int benchmark_steps = 0;
     bool vocoder = false;
+    std::string distribution;
   };
   auto o = std::make_shared<Options>();
   train::TrainOptions& t = o->train;
@@ -64,6 +65,11 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--threads", t.threads, "Torch threads")->capture_default_str();
   cmd->add_option("--max-minutes", t.max_minutes, "Stop cleanly after this long (0 = no limit)");
   cmd->add_flag("--quiet", t.quiet, "No progress lines");
+  cmd->add_option("--output-distribution", o->distribution,
+                  "softmax (µ-law classes), logistic_mixture or gaussian_mixture (r9y9's outputs: a scalar "
+                  "input and 16-bit samples; sets --classes 65536)")
+      ->check(CLI::IsMember({"softmax", "logistic_mixture", "gaussian_mixture"}));
+  cmd->add_option("--mixtures", c.mixtures, "Components of a mixture output (default 10 logistics, 1 Gaussian)");
   cmd->add_flag("--vocoder", o->vocoder,
                 "Train a vocoder: the config of `fastwave init --vocoder` (mel features computed from "
                 "the audio by its front end); flags override it");
@@ -80,6 +86,14 @@ void add_train_command(CLI::App& app) {
         if (cmd->count(flag) > 0) options.config.*field = o->train.config.*field;
       }
       if (cmd->count("--bias") > 0) options.config.bias = o->train.config.bias;
+    }
+    if (!o->distribution.empty()) options.config.output = parse_output(o->distribution);
+    if (options.config.output != ModelConfig::Output::kSoftmax) {
+      if (cmd->count("--classes") == 0) options.config.classes = 65536;
+      if (cmd->count("--mixtures") > 0) options.config.mixtures = o->train.config.mixtures;
+      if (options.config.mixtures == 0) {
+        options.config.mixtures = options.config.output == ModelConfig::Output::kLogisticMixture ? 10 : 1;
+      }
     }
     if (o->benchmark_steps > 0) {
       const double rate = train::benchmark(options, o->benchmark_steps);

@@ -30,8 +30,8 @@ Conditioning read_mel(const std::string& path, const ModelConfig& c) {
 void add_vocode_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("vocode", "Turn log-mel features (fastwave mel) into audio with a vocoder");
   struct Options {
-    std::string model, mel, out, method = "fast", seed = "0";
-    float temperature = 1.0f;
+    std::string model, mel, out;
+    SamplingFlags sampling;
     int speaker = -1;
     bool quiet = false;
   };
@@ -39,13 +39,7 @@ void add_vocode_command(CLI::App& app) {
   cmd->add_option("-m,--model", o->model, "Vocoder model file (local conditioning on mel frames)")->required();
   cmd->add_option("--mel", o->mel, "[frames, bands] float32 .npy, as fastwave mel writes")->required();
   cmd->add_option("-o,--output", o->out, "WAV file to write (16-bit PCM, frames x hop samples)")->required();
-  cmd->add_option("--method", o->method, "fast (cached, O(layers) per sample) or naive (recomputes the receptive field)")
-      ->check(CLI::IsMember({"fast", "naive"}))
-      ->capture_default_str();
-  cmd->add_option("--temperature", o->temperature, "Softmax temperature; 0 = greedy argmax")
-      ->check(CLI::Range(0.0f, 100.0f))
-      ->capture_default_str();
-  cmd->add_option("--seed", o->seed, "Random seed for sampling, an integer in [0, 2^64)")->capture_default_str();
+  add_sampling_options(*cmd, o->sampling);
   cmd->add_option("--speaker", o->speaker, "Speaker id, for speaker-conditioned vocoders")
       ->check(CLI::Range(0, kMaxSpeakerFlag));
   cmd->add_flag("-q,--quiet", o->quiet, "No progress output");
@@ -53,8 +47,8 @@ void add_vocode_command(CLI::App& app) {
 
   cmd->callback([o] {
     GenerateOptions options;
-    options.seed = parse_seed(o->seed);
-    options.temperature = o->temperature;
+    options.seed = parse_seed(o->sampling.seed);
+    options.temperature = o->sampling.temperature;
     const Model model = Model::load(o->model);
     const ModelConfig& c = model.config();
     if (!c.has_local()) throw Error("'" + o->model + "' has no local conditioning: it is not a vocoder");
@@ -69,9 +63,9 @@ void add_vocode_command(CLI::App& app) {
     WavWriter wav(o->out, c.sample_rate);
     Progress progress("vocode", c.sample_rate, !o->quiet && options.samples > c.sample_rate);
     options.progress = [&progress](int64_t done, int64_t all) { progress.update(done, all); };
-    wav.append(std::vector<float>{mulaw_decode(c.classes / 2, c.classes)});
-    options.sink = [&](std::span<const int> ids) { wav.append(mulaw_decode(ids, c.classes)); };
-    auto generator = make_generator(Network::build(model), o->method == "naive" ? Method::kNaive : Method::kFast,
+    wav.append(decode_codes(c, std::vector<int>{c.classes / 2}));
+    options.sink = [&](std::span<const int> ids) { wav.append(decode_codes(c, ids)); };
+    auto generator = make_generator(Network::build(model), o->sampling.parsed_method(),
                                     conditioning);
     generate(*generator, c, options);
     const double seconds = progress.finish();

@@ -11,6 +11,7 @@
 #include "engine/sequence_forward.h"
 #include "fastwave/error.h"
 #include "fastwave/evaluate.h"
+#include "fastwave/distribution.h"
 #include "fastwave/memory.h"
 
 namespace fastwave {
@@ -28,7 +29,7 @@ struct TeacherForcing::State {
   State(std::shared_ptr<const Network> net, std::span<const int> ids, const Conditioning& conditioning, int threads)
       : network(std::move(net)),
         ids(ids),
-        classes(network->config().classes),
+        width(network->config().outputs()),
         rows(int64_t(ids.size()) - 1),
         chunk(working_memory(network->config()).evaluation_chunk),
         workers(worker_count(threads, rows, chunk)),
@@ -36,12 +37,12 @@ struct TeacherForcing::State {
     for (int w = 0; w < workers; ++w) {
       forwards.emplace_back(std::make_unique<SequenceForward>(network->packed(), terms, network->kernels()));
     }
-    block.resize(size_t(workers) * chunk * classes);
+    block.resize(size_t(workers) * chunk * width);
   }
 
   std::shared_ptr<const Network> network;
   std::span<const int> ids;
-  int classes;
+  int width;  // outputs per row
   int64_t rows, chunk;
   int workers;
   ConditioningTerms terms;
@@ -97,7 +98,7 @@ std::span<const float> TeacherForcing::next(int64_t* first_row) {
   auto work = [&](int i) {
     try {
       const int64_t b = begin + i * s.chunk, e = std::min(end, b + s.chunk);
-      s.forwards[i]->run(s.ids, b, e, &s.block[size_t(i) * s.chunk * s.classes]);
+      s.forwards[i]->run(s.ids, b, e, &s.block[size_t(i) * s.chunk * s.width]);
     } catch (...) {
       errors[i] = std::current_exception();
     }
@@ -110,14 +111,14 @@ std::span<const float> TeacherForcing::next(int64_t* first_row) {
     if (e) std::rethrow_exception(e);
   }
   s.next_row = end;
-  return std::span<const float>(s.block).first(size_t(end - begin) * s.classes);
+  return std::span<const float>(s.block).first(size_t(end - begin) * s.width);
 }
 
 std::vector<float> teacher_forced_logits(const Model& model, std::span<const int> ids,
                                          const Conditioning& conditioning, int threads) {
   TeacherForcing forcing(model, ids, conditioning, threads);
   std::vector<float> logits;
-  logits.reserve(size_t(forcing.rows()) * model.config().classes);
+  logits.reserve(size_t(forcing.rows()) * model.config().outputs());
   int64_t first = 0;
   for (auto block = forcing.next(&first); !block.empty(); block = forcing.next(&first)) {
     logits.insert(logits.end(), block.begin(), block.end());
@@ -138,15 +139,24 @@ double nll_bits(std::span<const float> logits, std::span<const int> ids, int cla
   return rows ? total / rows : 0.0;
 }
 
+double nll_bits(const ModelConfig& config, std::span<const float> logits, std::span<const int> ids) {
+  if (config.output == ModelConfig::Output::kSoftmax) return nll_bits(logits, ids, config.classes);
+  const size_t width = size_t(config.outputs()), rows = logits.size() / width;
+  double total = 0;
+  for (size_t t = 0; t < rows; ++t) total += code_nll_bits(config, logits.subspan(t * width, width), ids[t + 1]);
+  return rows ? total / rows : 0.0;
+}
+
 EvalResult evaluate(const Model& model, std::span<const int> ids, const Conditioning& conditioning,
                     int threads, std::vector<float>* logits_out) {
   TeacherForcing forcing(model, ids, conditioning, threads);
-  const int classes = model.config().classes;
+  const ModelConfig& config = model.config();
+  const size_t width = size_t(config.outputs());
   if (logits_out) logits_out->clear();
   double total_bits = 0;
   int64_t first = 0;
   for (auto block = forcing.next(&first); !block.empty(); block = forcing.next(&first)) {
-    total_bits += nll_bits(block, ids.subspan(size_t(first)), classes) * double(block.size() / classes);
+    total_bits += nll_bits(config, block, ids.subspan(size_t(first))) * double(block.size() / width);
     if (logits_out) logits_out->insert(logits_out->end(), block.begin(), block.end());
   }
   EvalResult result;

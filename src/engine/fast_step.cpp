@@ -116,7 +116,7 @@ FastStepper::FastStepper(const Network& network, int capacity) : network_(networ
   residual_skip_.resize(b * (c.residual_channels + c.skip_channels));
   skip_.resize(b * c.skip_channels);
   hidden_.resize(b * c.end_channels);
-  logits_.resize(b * c.classes);
+  logits_.resize(b * c.outputs());
 
   // The fused kernels when every layer is in integer formats, else the generic path.
   std::vector<kernels::IntegerMatrixView> filter_gates, residual_skips;
@@ -202,7 +202,7 @@ void FastStepper::set_up_lanes(const std::vector<kernels::IntegerMatrixView>& fi
   lanes_residual_skip_weights_ = weights();
   lanes_skip_ = kernels::allocate_floats(size_t(c.skip_channels) * lanes);
   lanes_hidden_ = lane_rows(size_t(c.end_channels));
-  lanes_logits_ = lane_rows(size_t(c.classes));
+  lanes_logits_ = lane_rows(size_t(c.outputs()));
   if (network_.packed().config.has_global() || network_.packed().config.has_local()) {
     lanes_conditioning_ = kernels::allocate_floats(size_t(layers) * model.pre_width() * lanes);
   }
@@ -232,7 +232,7 @@ void FastStepper::set_up_lanes(const std::vector<kernels::IntegerMatrixView>& fi
   e.skip = lanes_skip_.get();
   e.skip_channels = c.skip_channels;
   e.end_channels = c.end_channels;
-  e.classes = c.classes;
+  e.classes = c.outputs();
   e.end1 = *end1;
   e.end2 = *end2;
   e.logits = logits_.data();
@@ -249,8 +249,8 @@ float* FastStepper::ring_slot(FastStream& s, int layer, int back) const {
 }
 
 std::span<const float> FastStepper::logits(int b) const {
-  const int classes = network_.config().classes;
-  return {logits_.data() + size_t(b) * classes, size_t(classes)};
+  const int width = network_.config().outputs();
+  return {logits_.data() + size_t(b) * width, size_t(width)};
 }
 
 void FastStepper::step(std::span<FastStream* const> streams, std::span<const int> ids) {
@@ -294,7 +294,7 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
     skip_from_lanes(batch);
   } else {
     for (int b = 0; b < batch; ++b) {
-      std::memcpy(&x_[size_t(b) * res], &model.embedding[size_t(ids[b]) * res], res * sizeof(float));
+      model.start_row(ids[b], &x_[size_t(b) * res]);
     }
     generic_layers(streams);
   }
@@ -303,14 +303,14 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
   for (size_t i = 0; i < skips; ++i) skip_[i] = std::max(skip_[i], 0.0f);
   model.end1.apply(skip_.data(), c.skip_channels, batch, hidden_.data(), c.end_channels, kernels);
   for (size_t i = 0; i < hidden; ++i) hidden_[i] = std::max(hidden_[i], 0.0f);
-  model.end2.apply(hidden_.data(), c.end_channels, batch, logits_.data(), c.classes, kernels);
+  model.end2.apply(hidden_.data(), c.end_channels, batch, logits_.data(), c.outputs(), kernels);
   for (int b = 0; b < batch; ++b) ++streams[b]->position_;
 }
 
 void FastStepper::fused_layers(std::span<FastStream* const> streams, std::span<const int> ids) {
   const PackedModel& model = network_.packed();
   const ModelConfig& c = model.config;
-  const int res = c.residual_channels, k = c.kernel_size, layers = c.num_layers(), pre_width = model.pre_width();
+  const int k = c.kernel_size, layers = c.num_layers(), pre_width = model.pre_width();
   const int batch = int(streams.size());
   // The residual stream lives in the rings: the embedding goes straight into the first
   // layer's ring, and each layer writes its output into the next layer's ring.
@@ -332,7 +332,7 @@ void FastStepper::fused_layers(std::span<FastStream* const> streams, std::span<c
     }
   };
   for (int b = 0; b < batch; ++b) {
-    std::memcpy(slot(*streams[b], 0, 0), &model.embedding[size_t(ids[b]) * res], res * sizeof(float));
+    model.start_row(ids[b], slot(*streams[b], 0, 0));
   }
   std::fill(skip_.begin(), skip_.begin() + size_t(batch) * c.skip_channels, 0.0f);
   for (int b = 0; b < batch; ++b) {
@@ -350,7 +350,7 @@ void FastStepper::lanes_layers(std::span<FastStream* const> streams, std::span<c
   const size_t all_lanes = size_t((capacity_ + kLanes - 1) / kLanes) * kLanes;
   for (int b = 0; b < batch; ++b) {
     FastStream& s = *streams[b];
-    std::memcpy(ring_slot(s, 0, 0), &model.embedding[size_t(ids[b]) * res], res * sizeof(float));
+    model.start_row(ids[b], ring_slot(s, 0, 0));
     // Conditioning rows change once per frame: copied into the stream's lane only then.
     if (lanes_conditioning_ && lanes_conditioning_stamps_[b] != s.cond_stamp_) {
       lanes_conditioning_stamps_[b] = s.cond_stamp_;

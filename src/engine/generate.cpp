@@ -2,6 +2,7 @@
 #include <string>
 
 #include "engine/generators.h"
+#include "fastwave/distribution.h"
 #include "fastwave/error.h"
 #include "fastwave/memory.h"
 
@@ -75,7 +76,7 @@ std::vector<int> generate(Generator& generator, const ModelConfig& config, const
   const int64_t report_every = std::max<int64_t>(1, config.sample_rate / 10);
   constexpr size_t kSinkBlock = 4096;
   for (int64_t i = 0; i < options.samples; ++i) {
-    const int id = sample_id(logits, options.temperature, uniforms.next());
+    const int id = sample_code(config, logits, options.temperature, uniforms);
     out.push_back(id);
     if (i + 1 < options.samples) logits = generator.push(id);
     if (options.sink && (out.size() == kSinkBlock || i + 1 == options.samples)) {

@@ -18,7 +18,7 @@ class NaiveGenerator final : public Generator {
         conditioning_(conditioning),
         terms_(model_, conditioning_),
         forward_(model_, terms_, network_->kernels()),
-        logits_(model_.config.classes) {}
+        logits_(model_.config.outputs()) {}
 
   void reset() override { history_.clear(); }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "fastwave/distribution.h"
 #include "fastwave/error.h"
 #include "quant/weight_formats.h"
 
@@ -79,14 +80,17 @@ PackedModel::PackedModel(const Model& model) : config(model.config()), upsample(
   const int res = c.residual_channels, dil = c.dilation_channels, k = c.kernel_size;
 
   std::vector<float> start_storage;
-  const auto start = float_weights(model, "start_conv.weight", start_storage);  // [res, classes, 1]
+  const auto start = float_weights(model, "start_conv.weight", start_storage);  // [res, input width, 1]
   const auto start_bias = c.bias ? model.weights("start_conv.bias") : std::span<const float>{};
-  embedding.resize(size_t(c.classes) * res);
-  for (int id = 0; id < c.classes; ++id) {
+  const int columns = c.input_width();
+  embedding.resize(size_t(columns + (c.scalar_input() ? 1 : 0)) * res);
+  for (int id = 0; id < columns; ++id) {
     for (int r = 0; r < res; ++r) {
-      embedding[size_t(id) * res + r] = start[size_t(r) * c.classes + id] + (start_bias.empty() ? 0.0f : start_bias[r]);
+      const float bias = start_bias.empty() || c.scalar_input() ? 0.0f : start_bias[r];
+      embedding[size_t(id) * res + r] = start[size_t(r) * columns + id] + bias;
     }
   }
+  if (c.scalar_input() && !start_bias.empty()) std::copy(start_bias.begin(), start_bias.end(), &embedding[res]);
 
   for (int n = 0; n < c.num_layers(); ++n) {
     const std::string i = "." + std::to_string(n) + ".";
@@ -119,6 +123,16 @@ PackedModel::PackedModel(const Model& model) : config(model.config()), upsample(
   if (c.has_local()) {
     local_proj = stack_projections(model, "local_filter_convs", "local_gate_convs", c.local_channels);
   }
+}
+
+void PackedModel::start_row(int id, float* out) const {
+  const int res = config.residual_channels;
+  if (!config.scalar_input()) {
+    std::memcpy(out, &embedding[size_t(id) * res], res * sizeof(float));
+    return;
+  }
+  const float x = sample_of_code(id);
+  for (int r = 0; r < res; ++r) out[r] = embedding[r] * x + embedding[size_t(res) + r];
 }
 
 size_t PackedModel::weight_bytes() const {

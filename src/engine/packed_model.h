@@ -28,7 +28,9 @@ struct PackedModel {
   explicit PackedModel(const Model& model);
 
   ModelConfig config;
-  std::vector<float> embedding;  // [classes][residual]: start conv columns plus bias
+  // One-hot input: [classes][residual], start conv columns plus bias. Scalar input: two
+  // rows, the start conv's weights and its bias.
+  std::vector<float> embedding;
   std::vector<PackedLayer> layers;
   kernels::Linear end1, end2;
   std::vector<float> global_embedding;  // [speakers][global_channels]
@@ -36,6 +38,8 @@ struct PackedModel {
   kernels::PackedMatrix local_proj;     // [layers*2*dilation, local_channels]
   UpsampleWeights upsample;             // empty without upsample_scales
 
+  // The start conv's output for sample code `id` into out[residual].
+  void start_row(int id, float* out) const;
   int pre_width() const { return 2 * config.dilation_channels; }
   // Bytes of weights (and scales) the layer and end matrices stream per sample.
   size_t weight_bytes() const;

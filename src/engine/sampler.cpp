@@ -79,6 +79,24 @@ int sample_id_with(const kernels::KernelTable& kernels, std::span<const float> l
   return first_maximum();  // only reachable through rounding when uniform01 is ~1
 }
 
+int sample_code_with(const kernels::KernelTable& kernels, const ModelConfig& config, std::span<const float> outputs,
+                     float temperature, UniformSource& uniforms) {
+  if (config.output == ModelConfig::Output::kSoftmax) return sample_id_with(kernels, outputs, temperature, uniforms.next());
+  return sample_mixture(config, outputs, temperature, uniforms);
+}
+
+int sample_code(const ModelConfig& config, std::span<const float> outputs, float temperature, UniformSource& uniforms) {
+  return sample_code_with(kernels::active_kernels(), config, outputs, temperature, uniforms);
+}
+
+double code_nll_bits(const ModelConfig& config, std::span<const float> outputs, int code) {
+  if (config.output != ModelConfig::Output::kSoftmax) return mixture_nll_bits(config, outputs, code);
+  const float max = *std::max_element(outputs.begin(), outputs.end());
+  double sum = 0;
+  for (float v : outputs) sum += std::exp(double(v) - max);
+  return (std::log(sum) + max - outputs[size_t(code)]) / std::log(2.0);
+}
+
 double UniformSource::next() {
   // splitmix64: tiny, fast, and the same on every platform and standard library.
   uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);

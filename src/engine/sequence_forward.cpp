@@ -27,7 +27,7 @@ void SequenceForward::run(std::span<const int> ids, int64_t begin, int64_t end, 
   std::fill(skip_.begin(), skip_.begin() + outputs * c.skip_channels, 0.0f);
 
   for (int64_t t = 0; t < window; ++t) {
-    std::memcpy(&x_[t * res], &model_.embedding[size_t(ids[start + t]) * res], res * sizeof(float));
+    model_.start_row(ids[start + t], &x_[t * res]);
   }
   // Conditioning rows for the frames this window touches.
   int64_t first_frame = 0;
@@ -90,7 +90,7 @@ void SequenceForward::run(std::span<const int> ids, int64_t begin, int64_t end, 
   model_.end1.apply(skip_.data(), c.skip_channels, int(outputs), hidden_.data(), c.end_channels, kernels_);
   for (int64_t i = 0; i < outputs * c.end_channels; ++i) hidden_[i] = std::max(hidden_[i], 0.0f);
   if (observer_) observer_(2 * layers + 1, hidden_.data(), outputs, c.end_channels);
-  model_.end2.apply(hidden_.data(), c.end_channels, int(outputs), logits, c.classes, kernels_);
+  model_.end2.apply(hidden_.data(), c.end_channels, int(outputs), logits, c.outputs(), kernels_);
 }
 
 }  // namespace fastwave

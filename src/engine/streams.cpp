@@ -51,8 +51,8 @@ void run_lanes(const Network& network, std::span<Lane> lanes, std::atomic<int64_
         lane.done = true;  // samples == 0: only the prime
         continue;
       }
-      const int id = sample_id_with(network.kernels(), stepper.logits(int(b)), lane.request->temperature,
-                                    lane.uniforms.next());
+      const int id = sample_code_with(network.kernels(), network.config(), stepper.logits(int(b)),
+                                      lane.request->temperature, lane.uniforms);
       lane.out->push_back(id);
       ++sampled;
       if (int64_t(lane.out->size()) == lane.request->samples) lane.done = true;

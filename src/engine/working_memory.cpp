@@ -27,7 +27,7 @@ constexpr int64_t kMaxChunkPositions = 16384, kMinChunkPositions = 256;
 uint64_t sequence_scratch(const ModelConfig& c, uint64_t window, uint64_t outputs) {
   const uint64_t res = c.residual_channels, dil = c.dilation_channels, k = c.kernel_size;
   const uint64_t per_window = res + k * res + 2 * dil + dil + res + c.skip_channels;
-  const uint64_t per_output = uint64_t(c.skip_channels) + c.end_channels + c.classes;
+  const uint64_t per_output = uint64_t(c.skip_channels) + c.end_channels + c.outputs();
   // Quantized matrices convert activations into per-thread bytes: at most one per column.
   const uint64_t floats = add(mul(window, per_window), mul(outputs, per_output));
   uint64_t bytes = add(mul(floats, 4), mul(window, k * res));
@@ -45,20 +45,20 @@ WorkingMemory working_memory(const ModelConfig& c) {
   const uint64_t res = c.residual_channels, dil = c.dilation_channels, skip = c.skip_channels, k = c.kernel_size;
   auto matrix = [](uint64_t rows, uint64_t cols) { return mul(mul((rows + 15) / 16 * 16, cols), 4); };
   WorkingMemory m;
-  uint64_t weights = matrix(c.classes, res);  // start conv as an embedding table
+  uint64_t weights = matrix(c.input_width() + 1, res);  // start conv as an embedding table
   uint64_t rings = 0;
   for (int n = 0; n < c.num_layers(); ++n) {
     weights = add(weights, add(matrix(2 * dil, k * res), matrix(res + skip, dil)));
     rings = add(rings, mul(mul((k - 1) * uint64_t(c.dilation(n)) + 1, res), 4));
   }
-  weights = add(weights, add(matrix(c.end_channels, skip), matrix(c.classes, c.end_channels)));
+  weights = add(weights, add(matrix(c.end_channels, skip), matrix(c.outputs(), c.end_channels)));
   const uint64_t cond_width = uint64_t(c.num_layers()) * 2 * dil;
   if (c.has_global()) weights = add(weights, add(mul(mul(c.speakers, c.global_channels), 4), matrix(cond_width, c.global_channels)));
   if (c.has_local()) weights = add(weights, matrix(cond_width, c.local_channels));
   m.packed_weights = weights;
 
   // With upsampling a stream keeps 32 rows of conditioning terms (ConditioningTerms::rows_per_refill).
-  const uint64_t step_floats = res + res + skip + dil + k * res + 2 * dil + skip + c.end_channels + 2 * uint64_t(c.classes) +
+  const uint64_t step_floats = res + res + skip + dil + k * res + 2 * dil + skip + c.end_channels + 2 * uint64_t(c.outputs()) +
                                cond_width * (c.has_upsampling() ? 32 : 1);
   m.fast_generation = add(add(weights, rings), mul(step_floats, 4));
   const uint64_t field = uint64_t(c.receptive_field());

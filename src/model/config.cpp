@@ -51,7 +51,28 @@ ModelConfig::LocalMel read_local_mel(const nlohmann::json& v) {
   return m;
 }
 
+ModelConfig::Output read_output(const nlohmann::json& v) {
+  if (!v.is_string()) throw Error("config: output must be a string");
+  return parse_output(v.get<std::string>());
+}
+
 }  // namespace
+
+const char* output_name(ModelConfig::Output output) {
+  switch (output) {
+    case ModelConfig::Output::kLogisticMixture: return "logistic_mixture";
+    case ModelConfig::Output::kGaussianMixture: return "gaussian_mixture";
+    default: return "softmax";
+  }
+}
+
+ModelConfig::Output parse_output(const std::string& name) {
+  for (auto o : {ModelConfig::Output::kSoftmax, ModelConfig::Output::kLogisticMixture,
+                 ModelConfig::Output::kGaussianMixture}) {
+    if (name == output_name(o)) return o;
+  }
+  throw Error("config: output '" + name + "' is not softmax, logistic_mixture or gaussian_mixture");
+}
 
 void ModelConfig::validate() const {
   require_range("blocks", blocks, 1, 64);
@@ -67,6 +88,14 @@ void ModelConfig::validate() const {
   require_range("global_channels", global_channels, speakers > 0 ? 1 : 0, speakers > 0 ? 4096 : 0);
   require_range("local_channels", local_channels, 0, 4096);
   require_range("local_hop", local_hop, local_channels > 0 ? 1 : 0, local_channels > 0 ? 1 << 16 : 0);
+  if (output == Output::kSoftmax) {
+    require_range("mixtures", mixtures, 0, 0);
+  } else {
+    require_range("mixtures", mixtures, 1, 256);
+    // The scalar input and the sampled values are 16-bit samples.
+    if (classes != 65536) throw Error("config: a mixture output needs classes = 65536 (16-bit sample codes)");
+    if (!(std::isfinite(log_scale_min) && log_scale_min < 0)) throw Error("config: log_scale_min must be finite and < 0");
+  }
   validate_vocoder();
 }
 
@@ -129,6 +158,11 @@ std::string ModelConfig::to_json() const {
     j["upsample_conv_in"] = upsample_conv_in;
     j["cin_pad"] = cin_pad;
   }
+  if (output != Output::kSoftmax) {
+    j["output"] = output_name(output);
+    j["mixtures"] = mixtures;
+    j["log_scale_min"] = log_scale_min;
+  }
   if (local_mel) {
     j["local_mel"] = {{"fft_size", local_mel->fft_size}, {"window", local_mel->window},
                       {"min_hz", local_mel->min_hz},     {"max_hz", local_mel->max_hz},
@@ -157,7 +191,12 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     else if (key == "upsample_conv_in") read_bool(key, c.upsample_conv_in);
     else if (key == "upsample_scales") c.upsample_scales = read_scales(value);
     else if (key == "local_mel") c.local_mel = read_local_mel(value);
-    else if (key == "upsample_freq_kernel") read_int(key, c.upsample_freq_kernel);
+    else if (key == "output") c.output = read_output(value);
+    else if (key == "mixtures") read_int(key, c.mixtures);
+    else if (key == "log_scale_min") {
+      if (!value.is_number()) throw Error("config: log_scale_min must be a number");
+      c.log_scale_min = value.get<double>();
+    } else if (key == "upsample_freq_kernel") read_int(key, c.upsample_freq_kernel);
     else if (key == "cin_pad") read_int(key, c.cin_pad);
     else if (key == "blocks") read_int(key, c.blocks);
     else if (key == "layers_per_block") read_int(key, c.layers_per_block);

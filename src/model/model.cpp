@@ -128,7 +128,7 @@ std::vector<TensorSpec> float_tensors(const ModelConfig& c) {
   auto add = [&](std::string name, std::vector<int64_t> shape) {
     specs.push_back({std::move(name), std::move(shape)});
   };
-  add("start_conv.weight", {res, c.classes, 1});
+  add("start_conv.weight", {res, c.input_width(), 1});
   if (c.bias) add("start_conv.bias", {res});
   for (int n = 0; n < c.num_layers(); ++n) {
     const std::string i = "." + std::to_string(n) + ".";
@@ -143,8 +143,8 @@ std::vector<TensorSpec> float_tensors(const ModelConfig& c) {
   }
   add("end_conv_1.weight", {c.end_channels, skip, 1});
   add("end_conv_1.bias", {c.end_channels});
-  add("end_conv_2.weight", {c.classes, c.end_channels, 1});
-  add("end_conv_2.bias", {c.classes});
+  add("end_conv_2.weight", {c.outputs(), c.end_channels, 1});
+  add("end_conv_2.bias", {c.outputs()});
   if (c.has_global()) {
     add("global_embedding.weight", {c.speakers, c.global_channels});
     for (int n = 0; n < c.num_layers(); ++n) {

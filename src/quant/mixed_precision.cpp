@@ -244,7 +244,11 @@ std::vector<double> output_statistics(const Model& model, const std::vector<Unit
     }
     // The start conv's output is the embedding row of each id; the conditioning's, the
     // terms it adds to every layer.
-    for (int id : ids) samples[end_units + 2].add(&packed.embedding[size_t(id) * c.residual_channels], c.residual_channels);
+    std::vector<float> start_row(size_t(c.residual_channels));
+    for (int id : ids) {
+      packed.start_row(id, start_row.data());
+      samples[end_units + 2].add(start_row.data(), c.residual_channels);
+    }
     if (units.size() > size_t(end_units + 3)) {
       ConditioningTerms terms(packed, conditioning);
       std::vector<float> row(terms.width());
@@ -350,6 +354,9 @@ int64_t uniform_file_bytes(const Model& model, int bits, int group_size) {
 BudgetResult quantize_to_budget(const Model& model, const BudgetOptions& options) {
   if (model.is_quantized()) throw Error("the model is already quantized; give --budget-mb its float original");
   if (options.calibration.empty()) throw Error("--budget-mb needs calibration audio (--calib FILE_OR_DIR)");
+  if (model.config().output != ModelConfig::Output::kSoftmax) {
+    throw Error("--budget-mb measures KL between softmax outputs; a mixture-output model is not supported yet");
+  }
   if (options.probe_bits < kLowBits || options.probe_bits > kHighBits) {
     throw Error("the probe width must be " + std::to_string(kLowBits) + ".." + std::to_string(kHighBits) + " bits");
   }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "fastwave/audio.h"
+#include "fastwave/distribution.h"
 #include "fastwave/error.h"
 #include "fastwave/vocoder.h"
 
@@ -147,7 +148,7 @@ std::vector<Sequence> load_split(const std::vector<Utterance>& rows, const std::
           audio.resize(size_t(front_end->frames(int64_t(audio.size())) * config.local_hop));
           sequences[i].mel = front_end->compute(audio);
         }
-        const auto ids = mulaw_encode(audio, config.classes);
+        const auto ids = encode_audio(config, audio);
         sequences[i].ids.assign(ids.begin(), ids.end());
         const std::lock_guard lock(loaded_mutex);
         loaded[files[i]->speaker] += int64_t(ids.size());

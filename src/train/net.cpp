@@ -37,7 +37,7 @@ NetImpl::NetImpl(const ModelConfig& config) : config_(config) {
   const auto& c = config_;
   const int layers = c.num_layers();
   // Registration order is file order, which keeps checkpoints readable.
-  start_conv = register_module("start_conv", conv(c.classes, c.residual_channels, 1, c.bias));
+  start_conv = register_module("start_conv", conv(c.input_width(), c.residual_channels, 1, c.bias));
   filter_convs = conv_list(*this, "filter_convs", layers, c.residual_channels,
                            c.dilation_channels, c.kernel_size, c.bias);
   gate_convs = conv_list(*this, "gate_convs", layers, c.residual_channels,
@@ -47,7 +47,7 @@ NetImpl::NetImpl(const ModelConfig& config) : config_(config) {
   skip_convs = conv_list(*this, "skip_convs", layers, c.dilation_channels, c.skip_channels,
                          1, c.bias);
   end_conv_1 = register_module("end_conv_1", conv(c.skip_channels, c.end_channels, 1, true));
-  end_conv_2 = register_module("end_conv_2", conv(c.end_channels, c.classes, 1, true));
+  end_conv_2 = register_module("end_conv_2", conv(c.end_channels, c.outputs(), 1, true));
   if (c.has_global()) {
     global_embedding = register_module(
         "global_embedding", torch::nn::Embedding(c.speakers, c.global_channels));
@@ -112,9 +112,16 @@ torch::Tensor NetImpl::forward(const torch::Tensor& ids, const torch::Tensor& sp
   TORCH_CHECK(out_length > 0, "input shorter than the receptive field");
   const int dil = c.dilation_channels;
 
-  // The start conv on one-hot input is a column lookup: [B, T] -> [B, residual, T].
-  auto x = torch::embedding(start_conv->weight.squeeze(2).t(), ids).transpose(1, 2).contiguous();
-  if (c.bias) x = x + start_conv->bias.view({1, -1, 1});
+  // The start conv on one-hot input is a column lookup: [B, T] -> [B, residual, T]; on a
+  // scalar input, a 1x1 conv of the sample values.
+  torch::Tensor x;
+  if (c.scalar_input()) {
+    const auto values = (ids.to(torch::kFloat32) - 32768.0f) * (1.0f / 32768.0f);
+    x = torch::conv1d(values.unsqueeze(1), start_conv->weight, c.bias ? start_conv->bias : torch::Tensor());
+  } else {
+    x = torch::embedding(start_conv->weight.squeeze(2).t(), ids).transpose(1, 2).contiguous();
+    if (c.bias) x = x + start_conv->bias.view({1, -1, 1});
+  }
 
   // Global conditioning adds a per-sequence constant to each layer's filter and gate.
   torch::Tensor cond;  // [B, layers, 2*dilation]
@@ -211,6 +218,38 @@ void NetImpl::load_from(const Model& model) {
     p.value().copy_(torch::from_blob(const_cast<float*>(values.data()), p.value().sizes(),
                                      torch::kFloat32));
   }
+}
+
+torch::Tensor output_nll(const ModelConfig& c, const torch::Tensor& outputs, const torch::Tensor& targets) {
+  namespace F = torch::nn::functional;
+  if (c.output == ModelConfig::Output::kSoftmax) {
+    return F::cross_entropy(outputs, targets, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+  }
+  const int64_t k = c.mixtures;
+  const bool single = c.output == ModelConfig::Output::kGaussianMixture && k == 1;
+  const auto y = ((targets.to(torch::kFloat32) - 32768.0f) * (1.0f / 32768.0f)).unsqueeze(1);  // [B, 1, T]
+  const auto means = outputs.narrow(1, single ? 0 : k, k);
+  const auto log_scales = torch::clamp_min(outputs.narrow(1, single ? 1 : 2 * k, k), c.log_scale_min);
+  const auto centered = y - means;
+  torch::Tensor log_probability;  // [B, K, T]
+  if (c.output == ModelConfig::Output::kLogisticMixture) {
+    // r9y9's discretized logistic: bins one 16-bit step wide, open-ended at the edges; where
+    // the bin is too narrow to difference, the density at its centre times its width.
+    constexpr double kHalfBin = 1.0 / 65535.0;
+    const auto inverse_scale = torch::exp(-log_scales);
+    const auto plus_in = inverse_scale * (centered + kHalfBin), min_in = inverse_scale * (centered - kHalfBin);
+    const auto cdf_delta = torch::sigmoid(plus_in) - torch::sigmoid(min_in);
+    const auto mid_in = inverse_scale * centered;
+    const auto narrow_bin = mid_in - log_scales - 2.0 * F::softplus(mid_in) - std::log(65535.0 / 2.0);
+    const auto inner = torch::where(cdf_delta > 1e-5, torch::log(torch::clamp_min(cdf_delta, 1e-12)), narrow_bin);
+    log_probability = torch::where(y < -0.999, plus_in - F::softplus(plus_in),
+                                   torch::where(y > 0.999, -F::softplus(min_in), inner));
+  } else {
+    const auto z = centered * torch::exp(-log_scales);
+    log_probability = -0.5 * z * z - log_scales + (std::log(2.0 / 65535.0) - 0.5 * std::log(2.0 * M_PI));
+  }
+  if (k > 1) log_probability = log_probability + torch::log_softmax(outputs.narrow(1, 0, k), 1);
+  return -torch::logsumexp(log_probability, 1);
 }
 
 }  // namespace fastwave::train

@@ -60,4 +60,8 @@ TORCH_MODULE(Net);
 // engine does), which the tests check.
 torch::Tensor crop_features(Net& net, const std::vector<float>& mel, int64_t start, int64_t count);
 
+// -ln P(target) at every position, [B, T], from outputs [B, config.outputs(), T] and target
+// codes [B, T]: the engine's code_nll_bits (in nats), as a differentiable loss.
+torch::Tensor output_nll(const ModelConfig& config, const torch::Tensor& outputs, const torch::Tensor& targets);
+
 }  // namespace fastwave::train

@@ -111,7 +111,7 @@ double train_step(Net& net, torch::optim::Adam& optimizer, const torch::Tensor& 
     }
     logits = net->forward(crops.narrow(1, 0, crops.size(1) - 1), speakers, false, local).to(torch::kFloat32);
   }
-  auto loss = torch::nn::functional::cross_entropy(logits, crops.narrow(1, rf, targets));
+  auto loss = output_nll(net->config(), logits, crops.narrow(1, rf, targets)).mean();
   optimizer.zero_grad();
   loss.backward();
   torch::nn::utils::clip_grad_norm_(net->parameters(), clip_norm);
@@ -146,10 +146,7 @@ double validate(Net& net, const std::vector<Sequence>& sequences) {
       auto logits = a == 0 ? net->forward(ids.narrow(1, 0, b), speaker, /*causal=*/true, local_of(0, b))
                            : net->forward(ids.narrow(1, a - context, b - a + context), speaker, false,
                                           local_of(a - context, b - a + context));
-      nats += torch::nn::functional::cross_entropy(
-                  logits, ids.narrow(1, a + 1, b - a),
-                  torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                  .item<double>();
+      nats += output_nll(c, logits, ids.narrow(1, a + 1, b - a)).sum().item<double>();
       count += b - a;
     }
   }

@@ -120,5 +120,30 @@ TEST(AudioStats, SilenceNoiseAndTones) {
   EXPECT_NEAR(h.rms_dbfs, 20 * std::log10(0.5 / std::sqrt(2.0)), 1.0);
 }
 
+TEST(PairedDistances, ZeroForACopyAndGainIsNotTimbre) {
+  const MelOptions options;
+  const auto x = noise(1.0, 3);
+  const PairedDistances same = paired_distances(x, x, options);
+  EXPECT_GT(same.frames, 50);
+  EXPECT_DOUBLE_EQ(same.log_spectral_distance_db, 0.0);
+  EXPECT_DOUBLE_EQ(same.mel_cepstral_distortion_db, 0.0);
+  // Half the amplitude is 6.02 dB in every bin, and only the energy term c0 of the cepstra,
+  // which the distortion leaves out.
+  std::vector<float> quieter = x;
+  for (float& v : quieter) v *= 0.5f;
+  const PairedDistances gain = paired_distances(x, quieter, options);
+  EXPECT_NEAR(gain.log_spectral_distance_db, 20 * std::log10(2.0), 1e-3);
+  EXPECT_NEAR(gain.mel_cepstral_distortion_db, 0.0, 1e-3);
+  // A different sound is far on both; a different noise less far than a tone.
+  const PairedDistances other = paired_distances(x, noise(1.0, 4), options);
+  const PairedDistances tone = paired_distances(x, sine(440, 1.0), options);
+  EXPECT_GT(other.log_spectral_distance_db, 1.0);
+  EXPECT_GT(tone.mel_cepstral_distortion_db, other.mel_cepstral_distortion_db);
+  // Pairs are weighted by frames; unequal lists are an error.
+  const std::vector<std::vector<float>> a = {x, x}, b = {x, quieter};
+  EXPECT_NEAR(paired_distances(a, b, options).log_spectral_distance_db, 0.5 * gain.log_spectral_distance_db, 1e-3);
+  EXPECT_THROW(paired_distances(a, std::vector<std::vector<float>>{x}, options), Error);
+}
+
 }  // namespace
 }  // namespace fastwave

@@ -116,6 +116,17 @@ TEST(Streams, VocoderStreamsMatchTheStreamAloneExactlyInLanes) {
   expect_streams_match_alone(quantize(Model::random(c, 26), options), true, 34);
 }
 
+// A mixture output samples with several uniforms per code: each stream keeps its own order.
+TEST(Streams, MixtureOutputStreamsMatchTheStreamAloneExactlyInLanes) {
+  ModelConfig c = conditioned_config();
+  c.output = ModelConfig::Output::kLogisticMixture;
+  c.mixtures = 3;
+  c.classes = 65536;
+  QuantizeOptions options;
+  options.scheme = Scheme::kInt8Dynamic;
+  expect_streams_match_alone(quantize(Model::random(c, 27), options), true, 34);
+}
+
 TEST(Streams, FloatSchemesMatchTheStreamAlone) {
   const Model model = Model::random(conditioned_config(), 22);
   expect_streams_match_alone(model, false);

@@ -295,6 +295,65 @@ TEST(TrainVocoder, TrainsOnAudioAndExportsAVocoder) {
   EXPECT_EQ(model.tensor("upsample.convs.1.weight").shape, (std::vector<int64_t>{1, 1, 3, 9}));
 }
 
+// Mixture outputs: the export computes the libtorch outputs in the engine, and the training
+// loss is the engine's NLL (float here, double there).
+class TrainMixture : public ::testing::TestWithParam<ModelConfig::Output> {};
+
+TEST_P(TrainMixture, ExportAndLossMatchTheEngine) {
+  torch::manual_seed(6);
+  ModelConfig c;
+  c.blocks = 2;
+  c.layers_per_block = 3;
+  c.residual_channels = 8;
+  c.dilation_channels = 8;
+  c.skip_channels = 16;
+  c.end_channels = 16;
+  c.kernel_size = 3;
+  c.bias = true;
+  c.output = GetParam();
+  c.mixtures = GetParam() == ModelConfig::Output::kLogisticMixture ? 3 : 1;
+  c.classes = 65536;
+  train::Net net(c);
+  perturb(net);
+  const Model model = net->to_model();
+  const int64_t n = 2 * c.receptive_field() + 37;
+  std::vector<int> codes(n);
+  for (int64_t t = 0; t < n; ++t) codes[t] = 32768 + int(12000 * std::sin(0.07 * double(t)));
+  std::vector<float> engine;
+  const EvalResult result = evaluate(model, codes, {}, 1, &engine);
+
+  torch::NoGradGuard no_grad;
+  const auto input = torch::tensor(std::vector<int64_t>(codes.begin(), codes.end())).view({1, -1});
+  const auto outputs = net->forward(input, torch::Tensor(), true).narrow(2, 0, n - 1);
+  const auto rows = outputs[0].t().contiguous();
+  const int64_t width = c.outputs();
+  ASSERT_EQ(int64_t(engine.size()), (n - 1) * width);
+  const float* o = rows.data_ptr<float>();
+  for (int64_t i = 0; i < (n - 1) * width; ++i) ASSERT_NEAR(engine[i], o[i], 1e-4 + 1e-4 * std::abs(o[i])) << i;
+  const double torch_bits = train::output_nll(c, outputs, input.narrow(1, 1, n - 1)).mean().item<double>() / std::log(2.0);
+  EXPECT_NEAR(torch_bits, result.nll_bits_per_sample, 1e-3 * result.nll_bits_per_sample);
+}
+
+INSTANTIATE_TEST_SUITE_P(Outputs, TrainMixture,
+                         ::testing::Values(ModelConfig::Output::kLogisticMixture, ModelConfig::Output::kGaussianMixture));
+
+TEST(TrainMixture, LearnsSinesInSixteenBits) {
+  testing::TempDir dir;
+  write_sine_dataset(dir);
+  auto options = tiny_options(dir);
+  options.config.output = ModelConfig::Output::kLogisticMixture;
+  options.config.mixtures = 4;
+  options.config.classes = 65536;
+  options.steps = 60;
+  options.valid_every = 60;
+  const auto result = train::train(options);
+  ASSERT_EQ(result.losses.size(), 60u);
+  EXPECT_LT(mean(result.losses, 50, 60), mean(result.losses, 0, 10) - 1.0);
+  const ModelConfig exported = Model::load(options.output).config();
+  EXPECT_EQ(exported.output, ModelConfig::Output::kLogisticMixture);
+  EXPECT_EQ(exported.mixtures, 4);
+}
+
 TEST(Train, MetadataSpeakersSortNumerically) {
   std::vector<train::Utterance> rows = {{"10", "train", "a"}, {"9", "train", "b"}, {"10", "valid", "c"}};
   EXPECT_EQ(train::speaker_names(rows), (std::vector<std::string>{"9", "10"}));
