@@ -182,7 +182,7 @@ def convert(tensors, hp, given):
             raise ConvertError(f"input_type 'mulaw-quantize', but first_conv takes {inputs} "
                                f"inputs for {out_channels} classes")
         agree(hp, given, "quantize_channels", out_channels, "last_conv_layers.3")
-        output, mixtures, classes = "softmax", 1, out_channels
+        output, mixtures, classes = "softmax", 0, out_channels
     else:
         if inputs != 1:
             raise ConvertError(f"input_type 'raw', but first_conv takes {inputs} inputs, not 1")
@@ -283,8 +283,9 @@ def convert(tensors, hp, given):
     if output != "softmax":
         extra.update(output=output, mixtures=mixtures)
         lsm = hp["log_scale_min"]
-        if isinstance(lsm, bool) or not isinstance(lsm, (int, float)) or not math.isfinite(lsm):
-            raise ConvertError(f"hparams 'log_scale_min' must be a number, got {lsm!r}")
+        if isinstance(lsm, bool) or not isinstance(lsm, (int, float)) or not math.isfinite(lsm) \
+                or lsm >= 0:
+            raise ConvertError(f"hparams 'log_scale_min' must be a number < 0, got {lsm!r}")
         extra["log_scale_min"] = float(lsm)
     try:
         config = fwf.make_config(

@@ -35,18 +35,18 @@ DEFAULT_CONFIG = {
 }
 
 # Keys written only when used (docs/model-format.md), so files without them keep their
-# exact old bytes. The upsample_* keys and cin_pad go together, whenever upsample_scales
-# is set; local_mel is kept as the object it is; output, mixtures and log_scale_min are
-# written when they differ from these defaults.
+# exact old bytes: the upsample_* keys and cin_pad together, whenever upsample_scales is
+# set; output, mixtures and log_scale_min together, for mixture outputs; local_mel (kept
+# as the object it is) when present. The engine's order (ModelConfig::to_json).
 OPTIONAL_CONFIG = {
     "upsample_scales": None,
     "upsample_freq_kernel": 1,
     "upsample_conv_in": False,
     "cin_pad": 0,
-    "local_mel": None,
     "output": "softmax",
-    "mixtures": 1,
+    "mixtures": 0,
     "log_scale_min": -16.0,
+    "local_mel": None,
 }
 OUTPUTS = ("softmax", "logistic_mixture", "gaussian_mixture")
 SCALAR_CLASSES = 65536  # mixture outputs: 16-bit sample codes
@@ -122,13 +122,15 @@ def check_optional_config(c):
         raise FormatError("config 'local_mel' must be an object")
     if c["output"] not in OUTPUTS:
         raise FormatError(f"config 'output' must be one of {', '.join(OUTPUTS)}, got {c['output']!r}")
-    if not is_int(c["mixtures"]) or c["mixtures"] < 1:
-        raise FormatError("config 'mixtures' must be a positive integer")
+    low, high = (0, 0) if c["output"] == "softmax" else (1, 256)
+    if not is_int(c["mixtures"]) or not low <= c["mixtures"] <= high:
+        raise FormatError(f"config 'mixtures' must be in [{low}, {high}] for output {c['output']}")
     if c["output"] != "softmax" and c["classes"] != SCALAR_CLASSES:
         raise FormatError(f"config 'output' {c['output']} needs classes = {SCALAR_CLASSES}")
     lsm = c["log_scale_min"]
-    if isinstance(lsm, bool) or not isinstance(lsm, (int, float)) or not np.isfinite(lsm):
-        raise FormatError("config 'log_scale_min' must be a finite number")
+    if isinstance(lsm, bool) or not isinstance(lsm, (int, float)) or not np.isfinite(lsm) \
+            or lsm >= 0:
+        raise FormatError("config 'log_scale_min' must be a finite number < 0")
 
 
 def output_rows(config):
@@ -147,13 +149,12 @@ def config_json(config):
         out["upsample_scales"] = list(c["upsample_scales"])
         for key in ("upsample_freq_kernel", "upsample_conv_in", "cin_pad"):
             out[key] = c[key]
-    if c["local_mel"] is not None:
-        out["local_mel"] = c["local_mel"]
     if c["output"] != "softmax":
         out["output"] = c["output"]
         out["mixtures"] = c["mixtures"]
-    if float(c["log_scale_min"]) != OPTIONAL_CONFIG["log_scale_min"]:
         out["log_scale_min"] = float(c["log_scale_min"])
+    if c["local_mel"] is not None:
+        out["local_mel"] = c["local_mel"]
     return json.dumps(out, separators=(",", ":"))
 
 

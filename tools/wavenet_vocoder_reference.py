@@ -221,9 +221,11 @@ def mixture_parts(row, kind, mixtures):
 
 def sample_code(row, kind, mixtures, temperature, uniforms):
     """One 16-bit code from an output row, drawing from `uniforms` (a UniformSource) in
-    fastwave's order. Returns (code, x) where x is the clamped value before rounding."""
+    fastwave's order, with its operations in its order (src/engine/mixture.cpp).
+    Returns (code, x) where x is the value before clamping and rounding."""
     def draw():
         return 1e-5 + (1.0 - 2e-5) * uniforms.next()
+    temperature = float(np.float32(temperature))  # the engine's temperature is a float
     logits, means, log_scales = mixture_parts(row, kind, mixtures)
     k = 0
     if mixtures > 1:
@@ -232,14 +234,13 @@ def sample_code(row, kind, mixtures, temperature, uniforms):
         k = int(np.argmax(score))  # the first maximum
     if kind == "logistic_mixture":
         v = draw()
-        x = means[k] + temperature * math.exp(log_scales[k]) * (math.log(v) - math.log(1.0 - v))
+        noise = math.log(v) - math.log(1.0 - v)
     else:
         v1, v2 = draw(), draw()
-        x = means[k] + temperature * math.exp(log_scales[k]) * \
-            math.sqrt(-2.0 * math.log(v1)) * math.cos(2.0 * math.pi * v2)
-    x = min(1.0, max(-1.0, x))
-    code = int(min(32767, max(-32768, np.rint(x * 32768.0)))) + 32768
-    return code, x
+        noise = math.sqrt(-2.0 * math.log(v1)) * math.cos(2.0 * math.pi * v2)
+    x = means[k] + temperature * math.exp(log_scales[k]) * noise
+    step = np.rint(min(1.0, max(-1.0, x)) * 32768.0)  # ties to even
+    return int(min(32767.0, step)) + 32768, x
 
 
 def code_to_value(code):

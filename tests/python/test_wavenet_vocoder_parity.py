@@ -97,7 +97,7 @@ def max_err(a, b):
 
 def output_kind(hp):
     if hp["input_type"] == "mulaw-quantize":
-        return "softmax", 1
+        return "softmax", 0
     if hp["output_distribution"] == "Normal":
         return "gaussian_mixture", max(1, hp["out_channels"] // 3)
     return "logistic_mixture", hp["out_channels"] // 3
@@ -296,7 +296,7 @@ def test_config(name, hp, speaker, frames, tol, how, workdir, engine):
           err < 1e-6 * max(1.0, float(np.max(np.abs(full)))), f"max error {err}")
     if engine is None:
         if kind != "softmax" and config["blocks"] * config["layers_per_block"] <= 8:
-            seed, temperature = SAMPLING_RUNS[1]
+            seed, temperature, _ = SAMPLING_RUNS[1]
             codes = python_generation(model, config, features, min(T, 120), seed, temperature)
             replay(f"{name}: python", model, config, features, codes, seed, temperature)
         return
@@ -337,21 +337,45 @@ def test_config(name, hp, speaker, frames, tol, how, workdir, engine):
         test_sampling(name, model, config, out, features, workdir, engine)
 
 
-SAMPLING_RUNS = ((7, 1.0), (123456789, 0.7))  # (seed, temperature)
+SAMPLING_RUNS = ((7, 1.0, 1), (123456789, 0.7, 2))  # (seed, temperature, streams)
+
+
+def read_ids(path):
+    with open(path) as f:
+        return np.array([int(w) for w in f.read().split()], np.int64)
 
 
 def test_sampling(name, model, config, path, features, workdir, engine):
     """The engine's generated codes, replayed: the reference teacher-forced on them, each
-    row sampled with fastwave's uniforms, must give the next code."""
-    for seed, temperature in SAMPLING_RUNS:
-        wav_path = os.path.join(workdir, f"{name}.gen{seed}.wav")
-        r = run([engine, "vocode", "-m", path, "--mel", os.path.join(workdir, f"{name}.feats.npy"),
-                 "-o", wav_path, "--seed", str(seed), "--temperature", str(temperature), "-q"])
-        if not check(f"{name}: vocode seed {seed} succeeds", r.returncode == 0,
+    row sampled with fastwave's uniforms, must give the next code. `generate --ids-out`
+    gives the exact codes (a WAV file goes through libsndfile's float -> 16-bit scaling);
+    two streams run the lanes engine, stream b seeded with seed + b."""
+    feats = os.path.join(workdir, f"{name}.feats.npy")
+    samples = len(features) * config["local_hop"]
+    for seed, temperature, streams in SAMPLING_RUNS:
+        out = os.path.join(workdir, f"{name}.gen{seed}.wav")
+        ids = os.path.join(workdir, f"{name}.gen{seed}.ids")
+        r = run([engine, "generate", "-m", path, "--local-features", feats, "-n", str(samples - 1),
+                 "-o", out, "--ids-out", ids, "--seed", str(seed), "--temperature", str(temperature),
+                 "--streams", str(streams), "-q"])
+        if not check(f"{name}: generate seed {seed}, {streams} stream(s) succeeds", r.returncode == 0,
                      (r.stderr or r.stdout).strip()[-500:]):
             return
-        replay(f"{name}: engine", model, config, features, read_wav(wav_path) + 32768, seed,
-               temperature)
+        for b in range(streams):
+            path_b = ids if streams == 1 else ids.replace(".ids", f"_{b}.ids")
+            codes = np.concatenate([[32768], read_ids(path_b)])
+            replay(f"{name}: engine{f' stream {b}' if streams > 1 else ''}", model, config,
+                   features, codes, seed + b, temperature)
+        if streams == 1:  # vocode is generate from the silence code, writing it too
+            voc = os.path.join(workdir, f"{name}.vocode{seed}.wav")
+            r = run([engine, "vocode", "-m", path, "--mel", feats, "-o", voc, "--seed", str(seed),
+                     "--temperature", str(temperature), "-q"])
+            if check(f"{name}: vocode seed {seed} succeeds", r.returncode == 0,
+                     (r.stderr or r.stdout).strip()[-500:]):
+                got, want = read_wav(voc), read_wav(out)
+                check(f"{name}: vocode writes the silence code, then generate's samples",
+                      len(got) == samples and got[0] == 0 and np.array_equal(got[1:], want),
+                      f"{len(got)} samples, first {got[:3]}")
 
 
 def python_generation(model, config, features, samples, seed, temperature):
