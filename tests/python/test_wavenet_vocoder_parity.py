@@ -597,6 +597,24 @@ def test_format(workdir):
                   fwf.encode(c, t) == open(path, "rb").read())
 
 
+def test_engine_files(workdir, engine):
+    """Files the engine writes with the new keys re-encode to the same bytes here."""
+    for label, flags in (("logistic mixture, conv_in", [
+            "--blocks", "1", "--layers-per-block", "2", "--residual-channels", "4",
+            "--dilation-channels", "4", "--skip-channels", "4", "--end-channels", "4", "--bias",
+            "--local-channels", "3", "--local-hop", "6", "--upsample-scales", "2", "3",
+            "--cin-pad", "1", "--output-distribution", "logistic_mixture", "--mixtures", "3"]),
+            ("vocoder with local_mel, one Gaussian", [
+                "--vocoder", "--blocks", "1", "--layers-per-block", "2",
+                "--output-distribution", "gaussian_mixture"])):
+        path = os.path.join(workdir, "engine_init.fwm")
+        r = run([engine, "init", "-o", path, *flags])
+        if check(f"format: fastwave init ({label}) succeeds", r.returncode == 0, r.stderr.strip()):
+            config, tensors = fwf.read_model(path)
+            check(f"format: engine's file ({label}) re-encodes to the same bytes",
+                  fwf.encode(config, tensors) == open(path, "rb").read())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fastwave", help="path of the fastwave binary")
@@ -624,6 +642,8 @@ def main():
               for name, c in CONFIGS.items() if not args.only or name == args.only]
     if not args.only:
         tests.append(("converter errors", lambda: test_converter_errors(workdir)))
+        if engine is not None:
+            tests.append(("engine files", lambda: test_engine_files(workdir, engine)))
     for name, test in tests:
         start = time.time()
         try:
