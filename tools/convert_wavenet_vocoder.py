@@ -356,6 +356,7 @@ def main(argv=None):
     parser.add_argument("hparams", help="upstream hparams as JSON")
     parser.add_argument("out", help="fastwave model file to write (.fwm)")
     args = parser.parse_args(argv)
+    hp = {}
     try:
         tensors = load_state_dict(args.checkpoint)
         hp, given = load_hparams(args.hparams)
@@ -367,6 +368,10 @@ def main(argv=None):
         sys.exit(f"{PROG}: error: cannot write '{args.out}': {e.strerror or one_line(e)}")
     kind = config["output"] if config["output"] == "softmax" else \
         f"{config['output']} of {config['mixtures']}"
+    bins = hp.get("quantize_channels")
+    if config["output"] == "logistic_mixture" and bins != fwf.SCALAR_CLASSES:
+        print(f"note: upstream's likelihood used {bins!r} bins (quantize_channels); "
+              f"fastwave eval's NLL uses {fwf.SCALAR_CLASSES}, so the two differ")
     print(f"wrote {args.out}: {config['blocks']} x {config['layers_per_block']} layers, {kind}, "
           f"receptive field {fwf.receptive_field(config)}, "
           f"{sum(t.size for t in out.values())} parameters")
