@@ -34,6 +34,23 @@ DEFAULT_CONFIG = {
     "local_hop": 0,
 }
 
+# Keys written only when used (docs/model-format.md), so files without them keep their
+# exact old bytes: the upsample_* keys and cin_pad together, whenever upsample_scales is
+# set; output, mixtures and log_scale_min together, for mixture outputs; local_mel (kept
+# as the object it is) when present. The engine's order (ModelConfig::to_json).
+OPTIONAL_CONFIG = {
+    "upsample_scales": None,
+    "upsample_freq_kernel": 1,
+    "upsample_conv_in": False,
+    "cin_pad": 0,
+    "output": "softmax",
+    "mixtures": 0,
+    "log_scale_min": -16.0,
+    "local_mel": None,
+}
+OUTPUTS = ("softmax", "logistic_mixture", "gaussian_mixture")
+SCALAR_CLASSES = 65536  # mixture outputs: 16-bit sample codes
+
 
 class FormatError(Exception):
     """A model file or config that does not follow docs/model-format.md."""
@@ -41,10 +58,11 @@ class FormatError(Exception):
 
 def make_config(**overrides):
     """The default config with `overrides` applied; rejects unknown keys and bad values."""
-    unknown = sorted(set(overrides) - set(DEFAULT_CONFIG))
+    unknown = sorted(set(overrides) - set(DEFAULT_CONFIG) - set(OPTIONAL_CONFIG))
     if unknown:
         raise FormatError(f"unknown config key '{unknown[0]}'")
-    config = dict(DEFAULT_CONFIG, **overrides)
+    config = dict(DEFAULT_CONFIG, **OPTIONAL_CONFIG)
+    config.update(overrides)
     check_config(config)
     return config
 
@@ -54,9 +72,11 @@ def check_config(config):
         if key not in config:
             raise FormatError(f"config lacks '{key}'")
     for key in config:
-        if key not in DEFAULT_CONFIG:
+        if key not in DEFAULT_CONFIG and key not in OPTIONAL_CONFIG:
             raise FormatError(f"unknown config key '{key}'")
     for key, value in config.items():
+        if key in OPTIONAL_CONFIG:
+            continue  # check_optional_config
         if key == "bias":
             if not isinstance(value, bool):
                 raise FormatError("config 'bias' must be true or false")
@@ -70,6 +90,72 @@ def check_config(config):
         raise FormatError("config 'speakers' and 'global_channels' must both be 0 or both > 0")
     if (config["local_channels"] > 0) != (config["local_hop"] > 0):
         raise FormatError("config 'local_channels' and 'local_hop' must both be 0 or both > 0")
+    check_optional_config(dict(OPTIONAL_CONFIG, **config))
+
+
+def is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_optional_config(c):
+    scales = c["upsample_scales"]
+    if scales is not None:
+        if c["local_channels"] < 1:
+            raise FormatError("config 'upsample_scales' needs local_channels > 0")
+        if not isinstance(scales, (list, tuple)) or not 1 <= len(scales) <= 16 or \
+                not all(is_int(s) and s >= 1 for s in scales):
+            raise FormatError("config 'upsample_scales' must be an array of 1 to 16 positive integers")
+        if int(np.prod(scales)) != c["local_hop"]:
+            raise FormatError(f"config 'upsample_scales' multiply to {int(np.prod(scales))}, "
+                              f"not local_hop = {c['local_hop']}")
+    fk = c["upsample_freq_kernel"]
+    if not is_int(fk) or fk < 1 or fk % 2 == 0 or \
+            fk > (2 * c["local_channels"] - 1 if scales is not None else 1):
+        raise FormatError(f"config 'upsample_freq_kernel' {fk!r} must be odd and fit the features")
+    if not isinstance(c["upsample_conv_in"], bool):
+        raise FormatError("config 'upsample_conv_in' must be true or false")
+    if c["upsample_conv_in"] and scales is None:
+        raise FormatError("config 'upsample_conv_in' needs upsample_scales")
+    if not is_int(c["cin_pad"]) or not 0 <= c["cin_pad"] <= (64 if c["upsample_conv_in"] else 0):
+        raise FormatError("config 'cin_pad' must be 0, or 0..64 with upsample_conv_in")
+    if c["local_mel"] is not None and not isinstance(c["local_mel"], dict):
+        raise FormatError("config 'local_mel' must be an object")
+    if c["output"] not in OUTPUTS:
+        raise FormatError(f"config 'output' must be one of {', '.join(OUTPUTS)}, got {c['output']!r}")
+    low, high = (0, 0) if c["output"] == "softmax" else (1, 256)
+    if not is_int(c["mixtures"]) or not low <= c["mixtures"] <= high:
+        raise FormatError(f"config 'mixtures' must be in [{low}, {high}] for output {c['output']}")
+    if c["output"] != "softmax" and c["classes"] != SCALAR_CLASSES:
+        raise FormatError(f"config 'output' {c['output']} needs classes = {SCALAR_CLASSES}")
+    lsm = c["log_scale_min"]
+    if isinstance(lsm, bool) or not isinstance(lsm, (int, float)) or not np.isfinite(lsm) \
+            or lsm >= 0:
+        raise FormatError("config 'log_scale_min' must be a finite number < 0")
+
+
+def output_rows(config):
+    """Rows of end_conv_2: logits, or the mixture's parameters."""
+    if config.get("output", "softmax") == "softmax":
+        return config["classes"]
+    k = config.get("mixtures", 1)
+    return 2 if config["output"] == "gaussian_mixture" and k == 1 else 3 * k
+
+
+def config_json(config):
+    """The config string of the file header: the base keys, then the optional ones in use."""
+    out = {k: config[k] for k in DEFAULT_CONFIG}
+    c = dict(OPTIONAL_CONFIG, **config)
+    if c["upsample_scales"] is not None:
+        out["upsample_scales"] = list(c["upsample_scales"])
+        for key in ("upsample_freq_kernel", "upsample_conv_in", "cin_pad"):
+            out[key] = c[key]
+    if c["output"] != "softmax":
+        out["output"] = c["output"]
+        out["mixtures"] = c["mixtures"]
+        out["log_scale_min"] = float(c["log_scale_min"])
+    if c["local_mel"] is not None:
+        out["local_mel"] = c["local_mel"]
+    return json.dumps(out, separators=(",", ":"))
 
 
 def receptive_field(config):
@@ -82,7 +168,8 @@ def expected_tensors(config):
     res, dil, skip, end, classes = (c["residual_channels"], c["dilation_channels"],
                                     c["skip_channels"], c["end_channels"], c["classes"])
     layers = c["blocks"] * c["layers_per_block"]
-    t = {"start_conv.weight": (res, classes, 1)}
+    scalar = c.get("output", "softmax") != "softmax"
+    t = {"start_conv.weight": (res, 1 if scalar else classes, 1)}
     if c["bias"]:
         t["start_conv.bias"] = (res,)
     for n in range(layers):
@@ -95,8 +182,8 @@ def expected_tensors(config):
                 t[f"{conv}.{n}.bias"] = (out,)
     t["end_conv_1.weight"] = (end, skip, 1)
     t["end_conv_1.bias"] = (end,)
-    t["end_conv_2.weight"] = (classes, end, 1)
-    t["end_conv_2.bias"] = (classes,)
+    t["end_conv_2.weight"] = (output_rows(c), end, 1)
+    t["end_conv_2.bias"] = (output_rows(c),)
     if c["speakers"] > 0:
         t["global_embedding.weight"] = (c["speakers"], c["global_channels"])
         for n in range(layers):
@@ -106,6 +193,11 @@ def expected_tensors(config):
         for n in range(layers):
             t[f"local_filter_convs.{n}.weight"] = (dil, c["local_channels"], 1)
             t[f"local_gate_convs.{n}.weight"] = (dil, c["local_channels"], 1)
+    if c.get("upsample_conv_in"):
+        t["upsample.conv_in.weight"] = (c["local_channels"], c["local_channels"],
+                                        2 * c["cin_pad"] + 1)
+    for i, s in enumerate(c.get("upsample_scales") or ()):
+        t[f"upsample.convs.{i}.weight"] = (1, 1, c["upsample_freq_kernel"], 2 * s + 1)
     return t
 
 
@@ -132,7 +224,7 @@ def encode(config, tensors):
     header = {"__metadata__": {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "config": json.dumps({k: config[k] for k in DEFAULT_CONFIG}, separators=(",", ":")),
+        "config": config_json(config),
     }}
     chunks, offset = [], 0
     for name in expected_tensors(config):  # all F32: file order is already by element size

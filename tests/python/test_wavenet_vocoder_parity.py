@@ -1,0 +1,662 @@
+#!/usr/bin/python3
+"""Parity of fastwave with r9y9/wavenet_vocoder, end to end:
+
+  reference model (tools/wavenet_vocoder_reference.py, random weights)
+  -> torch.save({"state_dict": ...}) + hparams JSON
+  -> tools/convert_wavenet_vocoder.py -> .fwm
+  -> `fastwave eval --wav/--ids ... --local-features feats.npy --logits-out out.npy`
+  -> compared with the reference's outputs at every position.
+
+Also: the folded file checked against docs/model-format.md's formulas in float64 numpy
+(no engine needed), the converter's errors, and for mixture outputs a sampling replay:
+`fastwave vocode --seed S` output re-sampled in Python from the reference's outputs with
+the same uniforms must give the same 16-bit codes (one code off only within 1e-2 of a
+rounding boundary of x * 32768).
+
+    test_wavenet_vocoder_parity.py --fastwave BUILD/fastwave --workdir DIR
+    test_wavenet_vocoder_parity.py --skip-engine [--workdir DIR]
+"""
+import argparse
+import copy
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import wave
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOOLS = os.path.join(ROOT, "tools")
+sys.path.insert(0, TOOLS)
+import fastwave_format as fwf  # noqa: E402
+import wavenet_vocoder_reference as ref  # noqa: E402
+
+PYTHON = "/usr/bin/python3"
+CONVERTER = os.path.join(TOOLS, "convert_wavenet_vocoder.py")
+
+SMALL = dict(layers=6, stacks=2, residual_channels=16, gate_channels=24, skip_out_channels=20,
+             kernel_size=3, cin_channels=5, gin_channels=-1, sample_rate=16000,
+             upsample_conditional_features=True)
+# name -> (hparams, speaker, frames, tolerance (atol = rtol), how the checkpoint is stored)
+CONFIGS = {
+    "mulaw_convin_global": (dict(
+        SMALL, input_type="mulaw-quantize", quantize_channels=256, out_channels=256,
+        gin_channels=4, n_speakers=3, upsample_net="ConvInUpsampleNetwork",
+        upsample_params={"upsample_scales": [2, 3], "freq_axis_kernel_size": 3}, cin_pad=1,
+        hop_size=6), 2, 40, 1e-4, "wrapped"),
+    "mulaw_upsample_k2": (dict(
+        SMALL, input_type="mulaw-quantize", quantize_channels=256, out_channels=256,
+        kernel_size=2, upsample_net="UpsampleNetwork",
+        upsample_params={"upsample_scales": [3, 2]}, cin_pad=0), None, 40, 1e-4, "module"),
+    "raw_logistic10": (dict(
+        SMALL, input_type="raw", quantize_channels=65536, out_channels=30,
+        output_distribution="Logistic", log_scale_min=-4.0,  # floors some
+        upsample_net="ConvInUpsampleNetwork", upsample_params={"upsample_scales": [2, 3]},
+        cin_pad=2), None, 40, 1e-4, "wrapped"),
+    "raw_gaussian1": (dict(
+        SMALL, input_type="raw", quantize_channels=65536, out_channels=2,
+        output_distribution="Normal", log_scale_min=-4.16, upsample_net="ConvInUpsampleNetwork",
+        upsample_params={"upsample_scales": [2, 3]}, cin_pad=2), None, 40, 1e-4, "folded"),
+    "published": (dict(
+        input_type="raw", quantize_channels=65536, sample_rate=22050, hop_size=256,
+        output_distribution="Logistic", log_scale_min=-16.0, out_channels=30, layers=24,
+        stacks=4, residual_channels=128, gate_channels=256, skip_out_channels=128,
+        kernel_size=3, cin_channels=80, cin_pad=2, upsample_conditional_features=True,
+        upsample_net="ConvInUpsampleNetwork", upsample_params={"upsample_scales": [4, 4, 4, 4]},
+        gin_channels=-1, n_speakers=7), None, 2, 3e-4, "wrapped"),
+}
+
+results = {"passed": 0, "failed": 0, "skipped": 0}
+measured = {}  # name -> max abs error, engine vs reference
+
+
+def check(name, ok, detail=""):
+    results["passed" if ok else "failed"] += 1
+    print(f"{'PASS' if ok else 'FAIL'} {name}" + (f": {detail}" if detail and not ok else ""))
+    return ok
+
+
+def skip(name, why):
+    results["skipped"] += 1
+    print(f"SKIP {name}: {why}")
+
+
+def run(cmd, timeout=300):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def max_err(a, b):
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def output_kind(hp):
+    if hp["input_type"] == "mulaw-quantize":
+        return "softmax", 0
+    if hp["output_distribution"] == "Normal":
+        return "gaussian_mixture", max(1, hp["out_channels"] // 3)
+    return "logistic_mixture", hp["out_channels"] // 3
+
+
+# -- random models ------------------------------------------------------------------------
+
+def make_model(hp, seed):
+    """A reference model whose weights make every term visibly move the outputs. Each
+    weight-normed conv gets a random effective weight w, stored as weight_v = w times a
+    random positive factor per row and weight_g = |w row|, so folding is really tested."""
+    model = ref.WaveNetVocoder(hp).double().eval()
+    gen = torch.Generator().manual_seed(seed)
+
+    def randn(*shape):
+        return torch.randn(shape, generator=gen, dtype=torch.float64)
+    modules = dict(model.named_modules())
+    with torch.no_grad():
+        for name, module in modules.items():
+            if hasattr(module, "weight_v"):
+                v = module.weight_v
+                fan_in = v[0].numel()
+                if name.startswith("upsample_net"):  # smoothing-like taps summing to ~1
+                    w = (1 + 0.5 * randn(*v.shape)) / fan_in
+                elif name == "first_conv" and not model.scalar_input:
+                    w = randn(*v.shape)  # one-hot input: one column per class
+                elif name == "first_conv":
+                    w = 1.5 * randn(*v.shape)
+                else:
+                    w = randn(*v.shape) / math.sqrt(fan_in)
+                norm = w.reshape(len(w), -1).norm(dim=1)
+                v.copy_(w * (0.5 + 1.5 * torch.rand(len(w), generator=gen, dtype=torch.float64))
+                        .view((-1,) + (1,) * (w.dim() - 1)))
+                module.weight_g.copy_(norm.view(module.weight_g.shape))
+            if getattr(module, "bias", None) is not None:
+                module.bias.copy_(0.5 * randn(*module.bias.shape))
+        if model.embed_speakers is not None:
+            model.embed_speakers.weight.copy_(randn(*model.embed_speakers.weight.shape))
+        if model.upsample_net is not None and hasattr(model.upsample_net, "conv_in"):
+            w = model.upsample_net.conv_in.weight
+            w.copy_(0.3 * randn(*w.shape) / math.sqrt(w[0].numel()))
+            w[:, :, w.shape[2] // 2] += torch.eye(w.shape[0], dtype=torch.float64)
+        kind, k = output_kind(hp)
+        if kind != "softmax":  # means well inside [-1, 1], small scales, as trained models
+            last = modules["last_conv_layers.3"]
+            rows = (slice(0, 1), slice(1, 2)) if hp["out_channels"] == 2 else \
+                (slice(k, 2 * k), slice(2 * k, 3 * k))
+            last.weight_g[rows[0]] *= 0.2
+            last.bias[rows[0]] *= 0.2
+            last.weight_g[rows[1]] *= 0.3
+            last.bias[rows[1]] -= 4.0
+    return model
+
+
+def folded_state_dict(model):
+    """The same model with weight normalisation removed: plain `weight` tensors."""
+    plain = copy.deepcopy(model)
+    for module in plain.modules():
+        if hasattr(module, "weight_v"):
+            torch.nn.utils.remove_weight_norm(module)
+    return plain.state_dict()
+
+
+def save_checkpoint(model, how, path):
+    state = model.state_dict()
+    if how == "module":
+        obj = {"module." + k: v for k, v in state.items()}
+    elif how == "folded":
+        obj = folded_state_dict(model)
+    else:  # as upstream's train.py saves it
+        obj = {"state_dict": state, "optimizer": None, "global_step": 1000, "global_epoch": 3}
+    torch.save(obj, path)
+
+
+# -- docs/model-format.md's formulas, in float64 numpy -------------------------------------
+
+def doc_upsample(config, t, features):
+    m = np.asarray(features, np.float64).T  # [channels, frames]
+    channels, frames = m.shape
+    if config["upsample_conv_in"]:
+        p, w = config["cin_pad"], t["upsample.conv_in.weight"].astype(np.float64)
+        idx = np.clip(np.arange(frames)[:, None] + np.arange(2 * p + 1)[None, :] - p, 0, frames - 1)
+        m = np.einsum("oij,ifj->of", w, m[:, idx])
+    for i, s in enumerate(config["upsample_scales"]):
+        W = t[f"upsample.convs.{i}.weight"][0, 0].astype(np.float64)
+        K = W.shape[0]
+        st = np.repeat(m, s, axis=1)
+        padded = np.zeros((channels + K - 1, st.shape[1] + 2 * s))
+        padded[K // 2:K // 2 + channels, s:s + st.shape[1]] = st
+        y = np.zeros_like(st)
+        for a in range(K):
+            for b in range(2 * s + 1):
+                y += W[a, b] * padded[a:a + channels, b:b + st.shape[1]]
+        m = y
+    return m.T  # [samples, channels]
+
+
+def doc_outputs(config, t, inputs, features=None, speaker=None):
+    """Outputs [T, rows] of the converted file; `inputs` are ids (softmax) or codes."""
+    c = {k: v.astype(np.float64) for k, v in t.items()}
+    k, T = config["kernel_size"], len(inputs)
+    if config["output"] == "softmax":
+        x = c["start_conv.weight"][:, inputs, 0].T + c["start_conv.bias"]
+    else:
+        values = ref.code_to_value(inputs)
+        x = values[:, None] * c["start_conv.weight"][:, 0, 0] + c["start_conv.bias"]
+    u = doc_upsample(config, t, features)[:T] if config["local_channels"] else None
+    skip = 0.0
+    for n in range(config["blocks"] * config["layers_per_block"]):
+        d = 2 ** (n % config["layers_per_block"])
+        f = np.zeros((T, config["dilation_channels"])) + c[f"filter_convs.{n}.bias"]
+        g = np.zeros((T, config["dilation_channels"])) + c[f"gate_convs.{n}.bias"]
+        for j in range(k):
+            shift = (k - 1 - j) * d
+            if shift < T:
+                f[shift:] += x[:T - shift] @ c[f"filter_convs.{n}.weight"][:, :, j].T
+                g[shift:] += x[:T - shift] @ c[f"gate_convs.{n}.weight"][:, :, j].T
+        if config["speakers"]:
+            e = c["global_embedding.weight"][speaker]
+            f += c[f"global_filter_convs.{n}.weight"][:, :, 0] @ e
+            g += c[f"global_gate_convs.{n}.weight"][:, :, 0] @ e
+        if u is not None:
+            f += u @ c[f"local_filter_convs.{n}.weight"][:, :, 0].T
+            g += u @ c[f"local_gate_convs.{n}.weight"][:, :, 0].T
+        z = np.tanh(f) / (1 + np.exp(-g))
+        skip = skip + z @ c[f"skip_convs.{n}.weight"][:, :, 0].T + c[f"skip_convs.{n}.bias"]
+        x = z @ c[f"residual_convs.{n}.weight"][:, :, 0].T + c[f"residual_convs.{n}.bias"] + x
+    h = np.maximum(np.maximum(skip, 0) @ c["end_conv_1.weight"][:, :, 0].T + c["end_conv_1.bias"], 0)
+    return h @ c["end_conv_2.weight"][:, :, 0].T + c["end_conv_2.bias"]
+
+
+# -- files --------------------------------------------------------------------------------
+
+def write_wav(path, samples, rate):
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.asarray(samples, "<i2").tobytes())
+
+
+def read_wav(path):
+    with wave.open(path, "rb") as w:
+        assert w.getsampwidth() == 2 and w.getnchannels() == 1
+        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.int64)
+
+
+def convert(checkpoint, hparams, out):
+    return run([PYTHON, CONVERTER, checkpoint, hparams, out])
+
+
+def engine_rejects_mixtures(stderr):
+    """An engine from before mixture outputs refuses their config keys."""
+    return any(f"unknown key '{key}'" in stderr for key in ("output", "mixtures", "log_scale_min"))
+
+
+# -- one config, end to end ----------------------------------------------------------------
+
+def test_config(name, hp, speaker, frames, tol, how, workdir, engine):
+    seed = sum(map(ord, name))
+    model = make_model(hp, seed)
+    checkpoint = os.path.join(workdir, f"{name}.pt")
+    hparams = os.path.join(workdir, f"{name}.json")
+    out = os.path.join(workdir, f"{name}.fwm")
+    save_checkpoint(model, how, checkpoint)
+    with open(hparams, "w") as f:
+        json.dump(hp, f)
+    r = convert(checkpoint, hparams, out)
+    if not check(f"{name}: converter succeeds", r.returncode == 0, r.stderr.strip()):
+        return
+    check(f"{name}: converter notes the feature front end", "preprocessing" in r.stdout, r.stdout)
+    config, tensors = fwf.read_model(out)
+    kind, mixtures = output_kind(hp)
+    check(f"{name}: config", config["output"] == kind and config["mixtures"] == mixtures
+          and config["blocks"] == hp["stacks"] and config["local_hop"] == model.hop()
+          and config["upsample_scales"] == hp["upsample_params"]["upsample_scales"]
+          and config["cin_pad"] == hp["cin_pad"]
+          and config["log_scale_min"] == (hp.get("log_scale_min", -16.0) if mixtures else -16.0),
+          str(config))
+
+    rng = np.random.default_rng(seed)
+    features = rng.standard_normal((frames, hp["cin_channels"])).astype(np.float32)
+    T = frames * model.hop()
+    if kind == "softmax":
+        inputs = rng.integers(0, hp["out_channels"], T)
+        ref_inputs = inputs
+    else:  # a wandering 16-bit signal that visits the extremes too
+        pcm = np.clip(np.cumsum(rng.integers(-3000, 3001, T)), -32768, 32767)
+        pcm[T // 3] = -32768
+        pcm[T // 2] = 32767
+        inputs = pcm + 32768
+        ref_inputs = ref.code_to_value(inputs)
+    with torch.no_grad():
+        full = model(ref_inputs, features, speaker).numpy()[:-1]  # the last row predicts nothing
+    doc = doc_outputs(config, tensors, inputs, features, speaker)[:-1]
+    err = max_err(doc, full)
+    check(f"{name}: docs formulas on the folded file == reference (float64)",
+          err < 1e-6 * max(1.0, float(np.max(np.abs(full)))), f"max error {err}")
+    if engine is None:
+        if kind != "softmax" and config["blocks"] * config["layers_per_block"] <= 8:
+            seed, temperature, _ = SAMPLING_RUNS[1]
+            codes = python_generation(model, config, features, min(T, 120), seed, temperature)
+            replay(f"{name}: python", model, config, features, codes, seed, temperature)
+        return
+
+    feats_path = os.path.join(workdir, f"{name}.feats.npy")
+    np.save(feats_path, features)
+    out_path = os.path.join(workdir, f"{name}.out.npy")
+    json_path = os.path.join(workdir, f"{name}.eval.json")
+    cmd = [engine, "eval", "-m", out, "--local-features", feats_path, "--logits-out", out_path,
+           "--threads", "1", "--json", json_path]
+    if kind == "softmax":
+        ids_path = os.path.join(workdir, f"{name}.ids")
+        with open(ids_path, "w") as f:
+            f.write(" ".join(map(str, inputs)) + "\n")
+        cmd += ["--ids", ids_path]
+    else:
+        wav_path = os.path.join(workdir, f"{name}.wav")
+        write_wav(wav_path, inputs - 32768, hp["sample_rate"])
+        cmd += ["--wav", wav_path]
+    if speaker is not None:
+        cmd += ["--speaker", str(speaker)]
+    r = run(cmd)
+    if r.returncode != 0 and kind != "softmax" and engine_rejects_mixtures(r.stderr):
+        skip(f"{name}: engine parity", "this fastwave has no mixture outputs yet "
+             f"({r.stderr.strip().splitlines()[-1]})")
+        return
+    if not check(f"{name}: fastwave eval succeeds", r.returncode == 0,
+                 (r.stderr or r.stdout).strip()[-500:]):
+        return
+    got = np.load(out_path)
+    if not check(f"{name}: engine outputs are float32 {list(full.shape)}",
+                 got.dtype == np.float32 and got.shape == full.shape, f"{got.dtype} {got.shape}"):
+        return
+    err = max_err(got, full)
+    measured[name] = (err, float(np.max(np.abs(full))))
+    check(f"{name}: engine == reference at all {len(full)} positions (atol=rtol={tol:g})",
+          np.allclose(got, full, atol=tol, rtol=tol), f"max error {err}")
+    if kind != "softmax":
+        test_nll(name, hp, config, full, inputs, json_path)
+        test_sampling(name, model, config, out, features, workdir, engine)
+
+
+def test_nll(name, hp, config, rows, codes, json_path):
+    """fastwave eval's NLL against upstream's training likelihood (the reference's port).
+    Logistics: the same discretized likelihood with 65536 bins. Gaussians: upstream uses
+    the density, fastwave the density times the bin width 2/65535."""
+    with open(json_path) as f:
+        got = json.load(f)["total"]["nll_bits"]
+    rows = torch.as_tensor(rows)
+    targets = torch.as_tensor(ref.code_to_value(codes[1:]))
+    lsm = config["log_scale_min"]
+    if config["output"] == "logistic_mixture":
+        nats = ref.logistic_mixture_nll(rows, targets, lsm).mean().item()
+    else:
+        nats = ref.gaussian_mixture_nll(rows, targets, lsm).mean().item() - math.log(2 / 65535)
+    want = nats / math.log(2)
+    check(f"{name}: eval NLL {got:.6f} bits == upstream likelihood {want:.6f}",
+          abs(got - want) < 1e-4 * max(1.0, abs(want)), f"difference {got - want:.3g}")
+
+
+SAMPLING_RUNS = ((7, 1.0, 1), (123456789, 0.7, 2))  # (seed, temperature, streams)
+# A replayed code may differ from the engine's by one where x * 32768 is this close to a
+# rounding boundary. A float32 mean near 0.5 has an ulp of 6e-8, 0.002 in code units, and
+# the engine's own generate and eval paths differ by a few ulps (measured: one code at
+# 1.7e-3 from the boundary in 511 samples of the published shape), so the window is 1e-2.
+BOUNDARY = 1e-2
+
+
+def read_ids(path):
+    with open(path) as f:
+        return np.array([int(w) for w in f.read().split()], np.int64)
+
+
+def test_sampling(name, model, config, path, features, workdir, engine):
+    """The engine's generated codes, replayed: the reference teacher-forced on them, each
+    row sampled with fastwave's uniforms, must give the next code. `generate --ids-out`
+    gives the exact codes (a WAV file goes through libsndfile's float -> 16-bit scaling);
+    two streams run the lanes engine, stream b seeded with seed + b."""
+    feats = os.path.join(workdir, f"{name}.feats.npy")
+    samples = len(features) * config["local_hop"]
+    for seed, temperature, streams in SAMPLING_RUNS:
+        out = os.path.join(workdir, f"{name}.gen{seed}.wav")
+        ids = os.path.join(workdir, f"{name}.gen{seed}.ids")
+        r = run([engine, "generate", "-m", path, "--local-features", feats, "-n", str(samples - 1),
+                 "-o", out, "--ids-out", ids, "--seed", str(seed), "--temperature", str(temperature),
+                 "--streams", str(streams), "-q"])
+        if not check(f"{name}: generate seed {seed}, {streams} stream(s) succeeds", r.returncode == 0,
+                     (r.stderr or r.stdout).strip()[-500:]):
+            return
+        for b in range(streams):
+            path_b = ids if streams == 1 else ids.replace(".ids", f"_{b}.ids")
+            codes = np.concatenate([[32768], read_ids(path_b)])
+            replay(f"{name}: engine{f' stream {b}' if streams > 1 else ''}", model, config,
+                   features, codes, seed + b, temperature)
+        if streams == 1:
+            # The engine's own teacher-forced outputs on its codes, sampled in Python: this
+            # isolates the sampler port from the float32 / float64 difference.
+            wav = os.path.join(workdir, f"{name}.gen{seed}.codes.wav")
+            write_wav(wav, codes - 32768, config["sample_rate"])
+            rows_path = os.path.join(workdir, f"{name}.gen{seed}.rows.npy")
+            r = run([engine, "eval", "-m", path, "--wav", wav, "--local-features", feats,
+                     "--logits-out", rows_path, "--threads", "1"])
+            if check(f"{name}: eval of the generated codes succeeds", r.returncode == 0,
+                     (r.stderr or r.stdout).strip()[-500:]):
+                replay(f"{name}: engine outputs,", model, config, features, codes, seed,
+                       temperature, rows=np.load(rows_path))
+        if streams == 1:  # vocode is generate from the silence code, writing it too
+            voc = os.path.join(workdir, f"{name}.vocode{seed}.wav")
+            r = run([engine, "vocode", "-m", path, "--mel", feats, "-o", voc, "--seed", str(seed),
+                     "--temperature", str(temperature), "-q"])
+            if check(f"{name}: vocode seed {seed} succeeds", r.returncode == 0,
+                     (r.stderr or r.stdout).strip()[-500:]):
+                got, want = read_wav(voc), read_wav(out)
+                check(f"{name}: vocode writes the silence code, then generate's samples",
+                      len(got) == samples and got[0] == 0 and np.array_equal(got[1:], want),
+                      f"{len(got)} samples, first {got[:3]}")
+
+
+def python_generation(model, config, features, samples, seed, temperature):
+    """Codes generated one at a time by the reference itself (each step recomputes the
+    whole prefix): what the replay must reproduce, without an engine."""
+    uniforms = ref.UniformSource(seed)
+    codes = [32768]
+    for _ in range(samples - 1):
+        row = model(ref.code_to_value(codes), features).numpy()[-1]
+        codes.append(ref.sample_code(row, config["output"], config["mixtures"], temperature,
+                                     uniforms)[0])
+    return np.array(codes)
+
+
+def replay(label, model, config, features, codes, seed, temperature, rows=None):
+    """`rows`: outputs to sample from (default: the reference's, teacher-forced)."""
+    if rows is None:
+        with torch.no_grad():
+            rows = model(ref.code_to_value(codes), features).numpy()
+    uniforms = ref.UniformSource(seed)
+    mismatches, boundary = [], 0
+    for t in range(len(codes) - 1):
+        code, x = ref.sample_code(rows[t], config["output"], config["mixtures"], temperature,
+                                  uniforms)
+        if code != codes[t + 1]:
+            near = abs(x * 32768 - math.floor(x * 32768) - 0.5) < BOUNDARY \
+                and abs(code - codes[t + 1]) == 1
+            boundary += near
+            if not near:
+                mismatches.append((t + 1, int(codes[t + 1]), code))
+    spread = int(np.ptp(codes))
+    return check(f"{label} replay of {len(codes) - 1} sampled codes (seed {seed}, "
+                 f"T={temperature}) identical"
+                 f"{f' but {boundary} at a rounding boundary' if boundary else ''}",
+                 codes[0] == 32768 and not mismatches and spread > 100,
+                 f"first code {codes[0]}, spread {spread}, mismatches (t, engine, reference): "
+                 f"{mismatches[:5]} ({len(mismatches)} in all)")
+
+
+# -- converter errors ---------------------------------------------------------------------
+
+def expect_error(name, checkpoint, hparams, out, expect, process=False):
+    """The converter fails with one line naming the problem and writes nothing. Most
+    cases call its main() in this process (an interpreter start with PyTorch costs
+    seconds); `process` runs the real command line."""
+    if process:
+        r = convert(checkpoint, hparams, out)
+        rc, stderr = r.returncode, r.stderr
+    else:
+        import convert_wavenet_vocoder as converter
+        try:
+            converter.main([checkpoint, hparams, out])
+            rc, stderr = 0, ""
+        except SystemExit as e:  # sys.exit(message): exit code 1, the message on stderr
+            rc, stderr = (1, str(e.code) + "\n") if isinstance(e.code, str) else (e.code, "")
+    lines = stderr.strip().splitlines()
+    check(f"converter error: {name}",
+          rc == 1 and len(lines) == 1 and expect in lines[0]
+          and "Traceback" not in stderr and not os.path.exists(out),
+          f"rc={rc} stderr={stderr.strip()!r}")
+
+
+def test_converter_errors(workdir):
+    hp = CONFIGS["mulaw_convin_global"][0]
+    model = make_model(hp, 11)
+    good = os.path.join(workdir, "err_good.pt")
+    save_checkpoint(model, "wrapped", good)
+    out = os.path.join(workdir, "err_out.fwm")
+    state = model.state_dict()
+
+    def hparams(name, **changes):
+        path = os.path.join(workdir, f"err_{name}.json")
+        with open(path, "w") as f:
+            json.dump({k: v for k, v in dict(hp, **changes).items() if v is not Ellipsis}, f)
+        return path
+
+    def ckpt(name, state_dict=None, data=None):
+        path = os.path.join(workdir, f"err_{name}.pt")
+        if data is not None:
+            open(path, "wb").write(data)
+        else:
+            torch.save({"state_dict": state_dict}, path)
+        return path
+    good_hp = hparams("good")
+    expect_error("no such checkpoint", os.path.join(workdir, "nope.pt"), good_hp, out, "nope.pt",
+                 process=True)
+    expect_error("no such hparams", good, os.path.join(workdir, "nope.json"), out, "nope.json")
+    blob = open(good, "rb").read()
+    expect_error("truncated checkpoint", ckpt("trunc", data=blob[:len(blob) // 2]), good_hp, out,
+                 "cannot read checkpoint")
+    bad_json = os.path.join(workdir, "err_bad.json")
+    open(bad_json, "w").write("{\"layers\": 6,")
+    expect_error("malformed hparams", good, bad_json, out, "cannot read hparams")
+    expect_error("input_type mulaw", good, hparams("mulaw", input_type="mulaw"), out,
+                 "'mulaw'", process=True)
+    expect_error("layers disagree", good, hparams("layers", layers=8), out, "layers=8")
+    expect_error("stacks do not divide", good, hparams("stacks", stacks=4), out, "not divisible")
+    expect_error("gate_channels disagree", good, hparams("gate", gate_channels=32), out,
+                 "gate_channels=32")
+    expect_error("upsample activation", good, hparams("act", upsample_params={
+        "upsample_scales": [2, 3], "freq_axis_kernel_size": 3,
+        "upsample_activation": "LeakyReLU"}), out, "upsample_activation")
+    expect_error("unknown upsample net", good, hparams("net", upsample_net="Foo"), out,
+                 "upsample_net 'Foo'")
+    expect_error("no upsampling", good, hparams("noup", upsample_conditional_features=False), out,
+                 "upsample_conditional_features=False")
+    expect_error("scales disagree", good, hparams("scales", upsample_params={
+        "upsample_scales": [3, 2], "freq_axis_kernel_size": 3}, hop_size=...), out,
+        "upsample_net.upsample.up_layers.1")
+    expect_error("hop_size disagrees", good, hparams("hop", hop_size=256), out, "hop_size=256")
+    expect_error("cin_pad disagrees", good, hparams("cinpad", cin_pad=2), out,
+                 "upsample_net.conv_in")
+    shape = dict(state, **{"conv_layers.3.conv.weight_v": torch.ones(24, 16, 2)})
+    expect_error("inconsistent shape", ckpt("shape", shape), good_hp, out,
+                 "'conv_layers.3.conv' has shape")
+    missing = {k: v for k, v in state.items() if not k.startswith("conv_layers.2.conv1x1_skip.")}
+    expect_error("missing tensor", ckpt("missing", missing), good_hp, out,
+                 "conv_layers.2.conv1x1_skip.weight")
+    noemb = {k: v for k, v in state.items() if k != "embed_speakers.weight"}
+    expect_error("global conditioning without embedding", ckpt("noemb", noemb), good_hp, out,
+                 "speaker embedding")
+    nan = {k: v.clone() for k, v in state.items()}
+    nan["conv_layers.1.conv.bias"][0] = float("nan")
+    expect_error("NaN value", ckpt("nan", nan), good_hp, out, "non-finite")
+    extra = dict(state, **{"foo.weight": torch.zeros(3)})
+    expect_error("foreign tensor", ckpt("extra", extra), good_hp, out, "unexpected tensor 'foo.weight'")
+    raw = CONFIGS["raw_logistic10"][0]
+    raw_model = make_model(raw, 12)
+    raw_ckpt = os.path.join(workdir, "err_raw.pt")
+    save_checkpoint(raw_model, "wrapped", raw_ckpt)
+    expect_error("out_channels disagree",
+                 raw_ckpt, hparams("dist", **dict(raw, out_channels=2)), out, "out_channels=2")
+    expect_error("raw hparams on a mulaw-quantize checkpoint", good,
+                 hparams("rawhp", input_type="raw", out_channels=256), out, "first_conv takes 256")
+    expect_error("UpsampleNetwork with cin_pad", raw_ckpt, hparams(
+        "upcinpad", **dict(raw, upsample_net="UpsampleNetwork")), out, "cin_pad=2")
+    expect_error("log_scale_min not negative", raw_ckpt, hparams(
+        "lsm", **dict(raw, log_scale_min=0.5)), out, "log_scale_min")
+    expect_error("unknown output_distribution", raw_ckpt, hparams(
+        "udist", **dict(raw, output_distribution="Laplace")), out, "Laplace")
+    leftovers = [f for f in os.listdir(workdir) if f.startswith("err_out")]
+    check("converter errors leave no temporary files", not leftovers, str(leftovers))
+
+
+def test_format(workdir):
+    """Optional keys round trip, and files without them keep their old bytes."""
+    config = fwf.make_config(blocks=1, layers_per_block=2, residual_channels=3,
+                             dilation_channels=2, skip_channels=4, end_channels=4,
+                             classes=65536, bias=True, local_channels=3, local_hop=6,
+                             upsample_scales=[2, 3], upsample_conv_in=True, cin_pad=1,
+                             output="logistic_mixture", mixtures=2, log_scale_min=-7.0)
+    rng = np.random.default_rng(0)
+    tensors = {n: rng.standard_normal(s).astype(np.float32)
+               for n, s in fwf.expected_tensors(config).items()}
+    check("format: mixture start_conv is [residual, 1, 1], end_conv_2 has 3K rows",
+          tensors["start_conv.weight"].shape == (3, 1, 1)
+          and tensors["end_conv_2.weight"].shape == (6, 4, 1))
+    path = os.path.join(workdir, "fmt.fwm")
+    fwf.write_model(path, config, tensors)
+    config2, tensors2 = fwf.read_model(path)
+    check("format: optional keys round trip", config2 == config, f"{config2} != {config}")
+    header = open(path, "rb").read(600)
+    check("format: new keys written", b'output\\":\\"logistic_mixture' in header
+          and b'log_scale_min\\":-7.0' in header and b'cin_pad\\":1' in header)
+    for label, change, expect in (("mixtures need 65536 classes", dict(classes=256), "65536"),
+                                  ("unknown output", dict(output="laplace"), "output"),
+                                  ("scales must multiply to the hop", dict(local_hop=5),
+                                   "multiply")):
+        try:
+            fwf.make_config(**dict({k: v for k, v in config.items()}, **change))
+            check(f"format: {label}", False, "accepted")
+        except fwf.FormatError as e:
+            check(f"format: {label}", expect in str(e), str(e))
+    for model in ("speech.fwm", "violin.fwm"):
+        path = os.path.join(ROOT, "models", model)
+        if os.path.exists(path):
+            c, t = fwf.read_model(path)
+            check(f"format: models/{model} re-encodes to the same bytes",
+                  fwf.encode(c, t) == open(path, "rb").read())
+
+
+def test_engine_files(workdir, engine):
+    """Files the engine writes with the new keys re-encode to the same bytes here."""
+    for label, flags in (("logistic mixture, conv_in", [
+            "--blocks", "1", "--layers-per-block", "2", "--residual-channels", "4",
+            "--dilation-channels", "4", "--skip-channels", "4", "--end-channels", "4", "--bias",
+            "--local-channels", "3", "--local-hop", "6", "--upsample-scales", "2", "3",
+            "--cin-pad", "1", "--output-distribution", "logistic_mixture", "--mixtures", "3"]),
+            ("vocoder with local_mel, one Gaussian", [
+                "--vocoder", "--blocks", "1", "--layers-per-block", "2",
+                "--output-distribution", "gaussian_mixture"])):
+        path = os.path.join(workdir, "engine_init.fwm")
+        r = run([engine, "init", "-o", path, *flags])
+        if check(f"format: fastwave init ({label}) succeeds", r.returncode == 0, r.stderr.strip()):
+            config, tensors = fwf.read_model(path)
+            check(f"format: engine's file ({label}) re-encodes to the same bytes",
+                  fwf.encode(config, tensors) == open(path, "rb").read())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fastwave", help="path of the fastwave binary")
+    parser.add_argument("--workdir", help="scratch directory (default: a temporary one)")
+    parser.add_argument("--skip-engine", action="store_true",
+                        help="test only the reference, the converter and the file format")
+    parser.add_argument("--only", help="run only this config (and no error tests)")
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+    torch.set_num_threads(1)  # the machine is shared; the models are small
+    if not args.skip_engine and not args.fastwave:
+        parser.error("give --fastwave PATH or --skip-engine")
+    engine = None if args.skip_engine else os.path.abspath(args.fastwave)
+    workdir = os.path.join(args.workdir or tempfile.mkdtemp(prefix="fastwave_"),
+                           "wavenet_vocoder_parity")
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(workdir)
+    if engine is not None and not check("fastwave binary is executable",
+                                        os.access(engine, os.X_OK), engine):
+        engine = None
+    tests = [] if args.only else [
+        ("reference self-test", lambda: check("reference self-test", ref.self_test() == 0)),
+        ("format", lambda: test_format(workdir))]
+    tests += [(name, lambda n=name, c=c: test_config(n, *c, workdir, engine))
+              for name, c in CONFIGS.items() if not args.only or name == args.only]
+    if not args.only:
+        tests.append(("converter errors", lambda: test_converter_errors(workdir)))
+        if engine is not None:
+            tests.append(("engine files", lambda: test_engine_files(workdir, engine)))
+    for name, test in tests:
+        start = time.time()
+        try:
+            test()
+        except Exception:
+            check(f"{name} raised", False, traceback.format_exc().strip().splitlines()[-1])
+            traceback.print_exc()
+        print(f"  ({name}: {time.time() - start:.1f} s)")
+    for name, (err, scale) in measured.items():
+        print(f"measured {name}: max |engine - reference| = {err:.3g} (outputs up to {scale:.3g})")
+    print(f"{results['passed']} passed, {results['failed']} failed, {results['skipped']} skipped")
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,385 @@
+#!/usr/bin/python3
+"""Convert an r9y9/wavenet_vocoder checkpoint into a fastwave model file (docs/wavenet-vocoder.md).
+
+    convert_wavenet_vocoder.py CHECKPOINT HPARAMS_JSON OUT.fwm
+
+CHECKPOINT is what upstream's train.py saves ({"state_dict": ..., ...}) or a bare
+state_dict; weight-normalised (weight_g/weight_v) and plain (weight) tensors are both
+accepted, and a DataParallel "module." prefix is stripped. HPARAMS_JSON holds upstream's
+hparams (its tojson.py output or a preset under egs/*/conf); keys it lacks take the
+defaults of upstream's hparams.py, as upstream's own parse_json does. Upstream's scale
+factors (sqrt(0.5) per residual step, sqrt(1/layers) on the skip sum) are folded into
+the weights. Every error is one line on stderr and exit code 1; the output is written
+atomically.
+"""
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import warnings
+
+PROG = os.path.basename(sys.argv[0])
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+try:
+    import numpy as np
+    import fastwave_format as fwf
+    import torch
+except ImportError as e:  # e.g. run by a Python without numpy or PyTorch
+    sys.exit(f"{PROG}: error: {e}; run with /usr/bin/python3 (needs numpy and PyTorch)")
+
+# The defaults of upstream's hparams.py for the keys that shape the model.
+UPSTREAM_DEFAULTS = {
+    "input_type": "raw", "quantize_channels": 65536, "sample_rate": 22050, "hop_size": 256,
+    "output_distribution": "Logistic", "log_scale_min": -16.0, "out_channels": 30,
+    "layers": 24, "stacks": 4, "residual_channels": 128, "gate_channels": 256,
+    "skip_out_channels": 128, "kernel_size": 3, "cin_channels": 80, "cin_pad": 2,
+    "upsample_conditional_features": True, "upsample_net": "ConvInUpsampleNetwork",
+    "upsample_params": {"upsample_scales": [4, 4, 4, 4]}, "gin_channels": -1, "n_speakers": 7,
+}
+
+
+class ConvertError(Exception):
+    pass
+
+
+def one_line(error):
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def load_state_dict(path):
+    """{name: float64 numpy array}, unwrapped and without a "module." prefix."""
+    if not os.path.isfile(path):
+        problem = "is a directory" if os.path.isdir(path) else "no such file"
+        raise ConvertError(f"cannot read checkpoint '{path}': {problem}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu")
+    except Exception as e:  # torch raises many types for truncated or foreign files
+        raise ConvertError(f"cannot read checkpoint '{path}': {one_line(e)}") from None
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model_state_dict", "model"):
+            if isinstance(obj.get(key), (dict, torch.nn.Module)):
+                obj = obj[key]
+                break
+    if isinstance(obj, torch.nn.Module):
+        obj = obj.state_dict()
+    if not isinstance(obj, dict) or not obj or \
+            not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ConvertError(f"'{path}' holds no state_dict")
+    tensors = {}
+    for name, value in obj.items():
+        name = name[len("module."):] if name.startswith("module.") else name
+        if not value.is_floating_point():
+            raise ConvertError(f"tensor '{name}' has dtype {value.dtype}, expected floating point")
+        array = value.detach().cpu().double().numpy()
+        if not np.all(np.isfinite(array)):
+            raise ConvertError(f"tensor '{name}' has non-finite values")
+        tensors[name] = array
+    return tensors
+
+
+def load_hparams(path):
+    if not os.path.isfile(path):
+        problem = "is a directory" if os.path.isdir(path) else "no such file"
+        raise ConvertError(f"cannot read hparams '{path}': {problem}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            given = json.load(f)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ConvertError(f"cannot read hparams '{path}': {one_line(e)}") from None
+    if not isinstance(given, dict):
+        raise ConvertError(f"hparams '{path}' is not a JSON object")
+    hp = dict(UPSTREAM_DEFAULTS)
+    hp.update({k: v for k, v in given.items() if v is not None})
+    return hp, given
+
+
+class Weights:
+    """The checkpoint's tensors, with weight normalisation folded on access; remembers
+    which tensors were used, so leftovers can be reported."""
+
+    def __init__(self, tensors):
+        self.tensors, self.used = tensors, set()
+
+    def has(self, module):
+        return any(f"{module}.{p}" in self.tensors for p in ("weight", "weight_v", "weight_g"))
+
+    def weight(self, module, dims):
+        t = self.tensors
+        if f"{module}.weight" in t:
+            self.used.add(f"{module}.weight")
+            w = t[f"{module}.weight"]
+        elif f"{module}.weight_v" in t and f"{module}.weight_g" in t:
+            self.used.update((f"{module}.weight_v", f"{module}.weight_g"))
+            v, g = t[f"{module}.weight_v"], t[f"{module}.weight_g"]
+            # weight = g * v / ||v||, the norm over every dimension but the first.
+            norm = np.sqrt(np.sum(v.reshape(len(v), -1) ** 2, axis=1))
+            if g.size != len(v) or not np.all(norm > 0):
+                raise ConvertError(f"bad weight normalisation in '{module}' "
+                                   f"(weight_g {list(g.shape)}, weight_v {list(v.shape)})")
+            w = v * (g.reshape(-1) / norm).reshape((-1,) + (1,) * (v.ndim - 1))
+        else:
+            raise ConvertError(f"missing tensor '{module}.weight' (or weight_g/weight_v)")
+        if w.ndim != dims:
+            raise ConvertError(f"tensor '{module}' weight has shape {list(w.shape)}, "
+                               f"expected {dims} dimensions")
+        return w
+
+    def bias(self, module, rows):
+        name = f"{module}.bias"
+        if name not in self.tensors:
+            raise ConvertError(f"missing tensor '{name}'")
+        self.used.add(name)
+        b = self.tensors[name]
+        if b.shape != (rows,):
+            raise ConvertError(f"tensor '{name}' has shape {list(b.shape)}, expected [{rows}]")
+        return b
+
+
+def expect_shape(name, w, shape):
+    if tuple(w.shape) != tuple(shape):
+        raise ConvertError(f"tensor '{name}' has shape {list(w.shape)}, expected {list(shape)}")
+
+
+def agree(hp, given, key, value, what):
+    """The hparams' `key` must equal what the tensors say."""
+    if hp.get(key) != value:
+        source = "hparams" if key in given else "upstream's default"
+        raise ConvertError(f"{source} {key}={hp.get(key)!r}, but the checkpoint's {what} "
+                           f"gives {value!r}")
+
+
+def int_hparam(hp, key):
+    value = hp.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConvertError(f"hparams '{key}' must be an integer, got {value!r}")
+    return value
+
+
+def convert(tensors, hp, given):
+    """(fastwave config, tensors) from an upstream state_dict and its hparams."""
+    W = Weights(tensors)
+    input_type = hp["input_type"]
+    if input_type == "mulaw":
+        raise ConvertError("input_type 'mulaw' (scalar mu-law input with a mixture output) is "
+                           "not supported; only 'mulaw-quantize' and 'raw'")
+    if input_type not in ("mulaw-quantize", "raw"):
+        raise ConvertError(f"unknown input_type {input_type!r}")
+
+    first = W.weight("first_conv", 3)
+    residual, inputs, _ = first.shape
+    expect_shape("first_conv", first, (residual, inputs, 1))
+    end2 = W.weight("last_conv_layers.3", 3)
+    out_channels, skip, _ = end2.shape
+    agree(hp, given, "out_channels", out_channels, "last_conv_layers.3")
+    agree(hp, given, "residual_channels", residual, "first_conv")
+    if input_type == "mulaw-quantize":
+        if inputs != out_channels:
+            raise ConvertError(f"input_type 'mulaw-quantize', but first_conv takes {inputs} "
+                               f"inputs for {out_channels} classes")
+        agree(hp, given, "quantize_channels", out_channels, "last_conv_layers.3")
+        output, mixtures, classes = "softmax", 0, out_channels
+    else:
+        if inputs != 1:
+            raise ConvertError(f"input_type 'raw', but first_conv takes {inputs} inputs, not 1")
+        dist = hp["output_distribution"]
+        if dist == "Logistic" and out_channels % 3 == 0:
+            output, mixtures = "logistic_mixture", out_channels // 3
+        elif dist == "Normal" and (out_channels == 2 or out_channels % 3 == 0):
+            output, mixtures = "gaussian_mixture", max(1, out_channels // 3)
+        elif dist in ("Logistic", "Normal"):
+            raise ConvertError(f"output_distribution {dist} needs out_channels = 3*K"
+                               f"{' or 2' if dist == 'Normal' else ''}, got {out_channels}")
+        else:
+            raise ConvertError(f"unknown output_distribution {dist!r}")
+        classes = fwf.SCALAR_CLASSES
+
+    numbers = sorted(int(m.group(1)) for m in map(
+        re.compile(r"conv_layers\.(\d+)\.conv\.(weight|weight_v)$").match, tensors) if m)
+    layers = len(numbers)
+    if layers == 0 or numbers != list(range(layers)):
+        raise ConvertError(f"conv_layers are not numbered 0..{layers - 1}" if layers
+                           else "missing tensor 'conv_layers.0.conv.weight'")
+    agree(hp, given, "layers", layers, "conv_layers")
+    stacks = int_hparam(hp, "stacks")
+    if stacks < 1 or layers % stacks:
+        raise ConvertError(f"{layers} layers are not divisible by stacks={stacks}")
+    conv0 = W.weight("conv_layers.0.conv", 3)
+    gate, _, kernel = conv0.shape
+    if gate % 2:
+        raise ConvertError(f"gate_channels {gate} is odd; it must split into two halves")
+    agree(hp, given, "gate_channels", gate, "conv_layers.0.conv")
+    agree(hp, given, "kernel_size", kernel, "conv_layers.0.conv")
+    agree(hp, given, "skip_out_channels", skip, "last_conv_layers.3")
+    half = gate // 2
+
+    cin = W.weight("conv_layers.0.conv1x1c", 3).shape[1] if W.has("conv_layers.0.conv1x1c") else -1
+    gin = W.weight("conv_layers.0.conv1x1g", 3).shape[1] if W.has("conv_layers.0.conv1x1g") else -1
+    for key, value, what in (("cin_channels", cin, "conv1x1c"), ("gin_channels", gin, "conv1x1g")):
+        if (int_hparam(hp, key) > 0) != (value > 0) or (value > 0 and hp[key] != value):
+            raise ConvertError(f"hparams {key}={hp[key]}, but the checkpoint "
+                               f"{'has no ' + what if value < 0 else f'has {what} of {value} inputs'}")
+    speakers = 0
+    if gin > 0:
+        if "embed_speakers.weight" not in tensors:
+            raise ConvertError("global conditioning without a speaker embedding "
+                               "(use_speaker_embedding=False) is not supported")
+        emb = tensors["embed_speakers.weight"]
+        W.used.add("embed_speakers.weight")
+        if emb.ndim != 2 or emb.shape[1] != gin:
+            raise ConvertError(f"tensor 'embed_speakers.weight' has shape {list(emb.shape)}, "
+                               f"expected [n_speakers, {gin}]")
+        speakers = emb.shape[0]
+        agree(hp, given, "n_speakers", speakers, "embed_speakers")
+
+    out = {}
+    c = math.sqrt(0.5)
+    skip_scale = math.sqrt(1.0 / layers)
+    out["start_conv.weight"] = first
+    out["start_conv.bias"] = W.bias("first_conv", residual)
+    for n in range(layers):
+        p = f"conv_layers.{n}"
+        a = c ** n  # the upstream stream entering layer n is a times fastwave's
+        conv = W.weight(f"{p}.conv", 3)
+        expect_shape(f"{p}.conv", conv, (gate, residual, kernel))
+        bias = W.bias(f"{p}.conv", gate)
+        out[f"filter_convs.{n}.weight"], out[f"gate_convs.{n}.weight"] = a * conv[:half], a * conv[half:]
+        out[f"filter_convs.{n}.bias"], out[f"gate_convs.{n}.bias"] = bias[:half], bias[half:]
+        res = W.weight(f"{p}.conv1x1_out", 3)
+        expect_shape(f"{p}.conv1x1_out", res, (residual, half, 1))
+        out[f"residual_convs.{n}.weight"] = res / a
+        out[f"residual_convs.{n}.bias"] = W.bias(f"{p}.conv1x1_out", residual) / a
+        sk = W.weight(f"{p}.conv1x1_skip", 3)
+        expect_shape(f"{p}.conv1x1_skip", sk, (skip, half, 1))
+        out[f"skip_convs.{n}.weight"] = sk * skip_scale
+        out[f"skip_convs.{n}.bias"] = W.bias(f"{p}.conv1x1_skip", skip) * skip_scale
+        for kind, width, prefix in (("conv1x1c", cin, "local"), ("conv1x1g", gin, "global")):
+            if width > 0:
+                w = W.weight(f"{p}.{kind}", 3)
+                expect_shape(f"{p}.{kind}", w, (gate, width, 1))
+                out[f"{prefix}_filter_convs.{n}.weight"] = w[:half]
+                out[f"{prefix}_gate_convs.{n}.weight"] = w[half:]
+            elif W.has(f"{p}.{kind}"):
+                raise ConvertError(f"layer {n} has {kind} but layer 0 has not")
+    end1 = W.weight("last_conv_layers.1", 3)
+    expect_shape("last_conv_layers.1", end1, (skip, skip, 1))
+    out["end_conv_1.weight"], out["end_conv_1.bias"] = end1, W.bias("last_conv_layers.1", skip)
+    out["end_conv_2.weight"], out["end_conv_2.bias"] = end2, W.bias("last_conv_layers.3", out_channels)
+    if gin > 0:
+        out["global_embedding.weight"] = tensors["embed_speakers.weight"]
+
+    extra = {}
+    if cin > 0:
+        extra = upsampling(W, hp, given, cin, out)
+    leftovers = sorted(name for name in tensors if name not in W.used
+                       and not (cin <= 0 and name.startswith("upsample_net.")))
+    if leftovers:
+        raise ConvertError(f"unexpected tensor '{leftovers[0]}' "
+                           f"({len(leftovers)} not used); is this a wavenet_vocoder WaveNet?")
+    if output != "softmax":
+        extra.update(output=output, mixtures=mixtures)
+        lsm = hp["log_scale_min"]
+        if isinstance(lsm, bool) or not isinstance(lsm, (int, float)) or not math.isfinite(lsm) \
+                or lsm >= 0:
+            raise ConvertError(f"hparams 'log_scale_min' must be a number < 0, got {lsm!r}")
+        extra["log_scale_min"] = float(lsm)
+    try:
+        config = fwf.make_config(
+            blocks=stacks, layers_per_block=layers // stacks, residual_channels=residual,
+            dilation_channels=half, skip_channels=skip, end_channels=skip, classes=classes,
+            kernel_size=kernel, bias=True, sample_rate=int_hparam(hp, "sample_rate"),
+            speakers=speakers, global_channels=max(gin, 0), local_channels=max(cin, 0),
+            local_hop=extra.pop("local_hop", 0), **extra)
+    except fwf.FormatError as e:
+        raise ConvertError(str(e)) from None
+    return config, {k: v.astype(np.float32) for k, v in out.items()}
+
+
+def upsampling(W, hp, given, cin, out):
+    """The upsampling network's config keys; adds its tensors to `out`."""
+    if not hp["upsample_conditional_features"]:
+        raise ConvertError("upsample_conditional_features=False (frames repeated before "
+                           "the 1x1 convs of each layer) is not supported")
+    net, params = hp["upsample_net"], hp["upsample_params"]
+    if not isinstance(params, dict):
+        raise ConvertError("hparams 'upsample_params' must be an object")
+    activation = params.get("upsample_activation", "none")
+    if activation != "none":
+        raise ConvertError(f"upsample_activation {activation!r} is not supported (only 'none')")
+    if params.get("mode", "nearest") != "nearest":
+        raise ConvertError(f"upsample mode {params['mode']!r} is not supported (only 'nearest')")
+    scales = params.get("upsample_scales")
+    if not isinstance(scales, list) or not scales or \
+            not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in scales):
+        raise ConvertError(f"hparams 'upsample_params.upsample_scales' must be a list of "
+                           f"positive integers, got {scales!r}")
+    fk = params.get("freq_axis_kernel_size", 1)
+    cin_pad = int_hparam(hp, "cin_pad")  # upstream's train.py overrides upsample_params'
+    hop = int(np.prod(scales))
+    if "hop_size" in given and given["hop_size"] != hop:
+        raise ConvertError(f"hparams hop_size={given['hop_size']}, but upsample_scales "
+                           f"multiply to {hop}")
+    if net == "ConvInUpsampleNetwork":
+        conv_in, stage_prefix = True, "upsample_net.upsample.up_layers"
+        w = W.weight("upsample_net.conv_in", 3)
+        expect_shape("upsample_net.conv_in", w, (cin, cin, 2 * cin_pad + 1))
+        out["upsample.conv_in.weight"] = w
+    elif net == "UpsampleNetwork":
+        if cin_pad != 0:
+            raise ConvertError(f"UpsampleNetwork with cin_pad={cin_pad} is not supported "
+                               "(only cin_pad 0; ConvInUpsampleNetwork takes any)")
+        conv_in, stage_prefix = False, "upsample_net.up_layers"
+    else:
+        raise ConvertError(f"upsample_net {net!r} is not supported "
+                           "(ConvInUpsampleNetwork or UpsampleNetwork)")
+    for i, s in enumerate(scales):
+        name = f"{stage_prefix}.{2 * i + 1}"  # after each stretch, which has no tensors
+        w = W.weight(name, 4)
+        expect_shape(name, w, (1, 1, fk, 2 * s + 1))
+        out[f"upsample.convs.{i}.weight"] = w
+    return dict(local_hop=hop, upsample_scales=list(scales), upsample_freq_kernel=fk,
+                upsample_conv_in=conv_in, cin_pad=cin_pad)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        sys.exit(f"{self.prog}: error: {message} (see --help)")
+
+
+def main(argv=None):
+    parser = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", help="upstream checkpoint (torch.save)")
+    parser.add_argument("hparams", help="upstream hparams as JSON")
+    parser.add_argument("out", help="fastwave model file to write (.fwm)")
+    args = parser.parse_args(argv)
+    hp = {}
+    try:
+        tensors = load_state_dict(args.checkpoint)
+        hp, given = load_hparams(args.hparams)
+        config, out = convert(tensors, hp, given)
+        fwf.write_model(args.out, config, out)
+    except (ConvertError, fwf.FormatError) as e:
+        sys.exit(f"{PROG}: error: {e}")
+    except OSError as e:
+        sys.exit(f"{PROG}: error: cannot write '{args.out}': {e.strerror or one_line(e)}")
+    kind = config["output"] if config["output"] == "softmax" else \
+        f"{config['output']} of {config['mixtures']}"
+    bins = hp.get("quantize_channels")
+    if config["output"] == "logistic_mixture" and bins != fwf.SCALAR_CLASSES:
+        print(f"note: upstream's likelihood used {bins!r} bins (quantize_channels); "
+              f"fastwave eval's NLL uses {fwf.SCALAR_CLASSES}, so the two differ")
+    print(f"wrote {args.out}: {config['blocks']} x {config['layers_per_block']} layers, {kind}, "
+          f"receptive field {fwf.receptive_field(config)}, "
+          f"{sum(t.size for t in out.values())} parameters")
+    if config["local_channels"]:
+        print(f"note: give it the features of wavenet_vocoder's own preprocessing "
+              f"([frames, {config['local_channels']}] float32 .npy, not padded); "
+              f"fastwave's mel front end is a different one")
+
+
+if __name__ == "__main__":
+    main()
