@@ -3,6 +3,8 @@
 #include <sndfile.h>
 #include <soxr.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <limits>
 
@@ -142,7 +144,15 @@ void WavWriter::append(std::span<const float> samples) {
     throw Error("cannot write '" + state_->output.path() + "': a WAV file holds at most " +
                 std::to_string(kMaxWavSamples) + " samples");
   }
-  const sf_count_t written = sf_writef_float(state_->file.get(), samples.data(), sf_count_t(samples.size()));
+  // Our own conversion, 32768 steps per unit as reading divides by (libsndfile would scale by
+  // 32767): a 16-bit sample read and written again is the same sample, so the 16-bit codes
+  // of mixture models reach the file exactly.
+  std::vector<int16_t> pcm(samples.size());
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const float x = std::isnan(samples[i]) ? 0.0f : samples[i];
+    pcm[i] = int16_t(std::clamp(std::nearbyint(double(x) * 32768.0), -32768.0, 32767.0));
+  }
+  const sf_count_t written = sf_writef_short(state_->file.get(), pcm.data(), sf_count_t(pcm.size()));
   if (written != sf_count_t(samples.size())) {
     throw Error("failed writing '" + state_->output.path() + "': " + sf_strerror(state_->file.get()));
   }
