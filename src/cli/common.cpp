@@ -83,6 +83,13 @@ void add_sampling_options(CLI::App& command, SamplingFlags& flags) {
   command.add_option("--seed", flags.seed, "Random seed for sampling, an integer in [0, 2^64)")->capture_default_str();
 }
 
+std::string numbered_path(const std::string& file, int b, int count) {
+  if (count == 1) return file;
+  const auto dot = file.find_last_of('.');
+  const bool has_ext = dot != std::string::npos && file.find('/', dot) == std::string::npos;
+  return (has_ext ? file.substr(0, dot) : file) + "_" + std::to_string(b) + (has_ext ? file.substr(dot) : "");
+}
+
 void add_memory_limit_option(CLI::App& command) {
   command
       .add_option_function<double>(

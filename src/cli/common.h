@@ -44,6 +44,9 @@ struct SamplingFlags {
 };
 void add_sampling_options(CLI::App& command, SamplingFlags& flags);
 
+// OUT.wav for a single output; OUT_b.wav for output b of several (OUT_b without an extension).
+std::string numbered_path(const std::string& file, int b, int count);
+
 // --max-memory-mb: raises (or lowers) fastwave::memory_limit() for this run.
 void add_memory_limit_option(CLI::App& command);
 

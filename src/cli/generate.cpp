@@ -102,12 +102,7 @@ void add_generate_command(CLI::App& app) {
 
     // Every output exists (as a temporary) before any work, receives the samples as they
     // come, and appears only when everything succeeded: OUT.wav, or OUT_b.wav for stream b.
-    auto numbered = [&](const std::string& file, int b) {
-      if (o->streams == 1) return file;
-      const auto dot = file.find_last_of('.');
-      const bool has_ext = dot != std::string::npos && file.find('/', dot) == std::string::npos;
-      return (has_ext ? file.substr(0, dot) : file) + "_" + std::to_string(b) + (has_ext ? file.substr(dot) : "");
-    };
+    auto numbered = [&](const std::string& file, int b) { return numbered_path(file, b, o->streams); };
     std::vector<std::unique_ptr<WavWriter>> wavs;
     std::vector<std::unique_ptr<IdsText>> ids_texts;
     for (int b = 0; b < o->streams; ++b) {

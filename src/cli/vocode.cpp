@@ -1,5 +1,6 @@
 // fastwave vocode: speech from log-mel features with a vocoder (a model with local
 // conditioning), one sample per position the features cover.
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -30,15 +31,20 @@ Conditioning read_mel(const std::string& path, const ModelConfig& c) {
 void add_vocode_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("vocode", "Turn log-mel features (fastwave mel) into audio with a vocoder");
   struct Options {
-    std::string model, mel, out;
+    std::string model, out;
+    std::vector<std::string> mels;
     SamplingFlags sampling;
-    int speaker = -1;
+    int speaker = -1, threads = 1;
     bool quiet = false;
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("-m,--model", o->model, "Vocoder model file (local conditioning on mel frames)")->required();
-  cmd->add_option("--mel", o->mel, "[frames, bands] float32 .npy, as fastwave mel writes; - reads it from standard input")->required();
+  cmd->add_option("--mel", o->mels,
+                  "[frames, bands] float32 .npy, as fastwave mel writes; - reads it from standard input. Several "
+                  "utterances run as streams over one copy of the weights, into OUT_0.wav, OUT_1.wav, ...")
+      ->required();
   cmd->add_option("-o,--output", o->out, "WAV file to write (16-bit PCM, frames x hop samples)")->required();
+  cmd->add_option("--threads", o->threads, "Threads that split several utterances")->check(CLI::Range(1, 256));
   add_sampling_options(*cmd, o->sampling);
   cmd->add_option("--speaker", o->speaker, "Speaker id, for speaker-conditioned vocoders")
       ->check(CLI::Range(0, kMaxSpeakerFlag));
@@ -52,29 +58,49 @@ void add_vocode_command(CLI::App& app) {
     const Model model = Model::load(o->model);
     const ModelConfig& c = model.config();
     if (!c.has_local()) throw Error("'" + o->model + "' has no local conditioning: it is not a vocoder");
-    Conditioning conditioning = read_mel(o->mel, c);
-    conditioning.speaker = o->speaker;
-    conditioning.check(c);
+    const int count = int(o->mels.size());
+    if (std::count(o->mels.begin(), o->mels.end(), "-") > 1) throw Error("standard input (--mel -) can be read once");
+    if (count > 1 && o->sampling.parsed_method() == Method::kNaive) throw Error("several --mel need the fast method");
+    std::vector<Conditioning> conditionings;
+    int64_t total = 0, frames = 0;
+    for (const auto& mel : o->mels) {
+      conditionings.push_back(read_mel(mel, c));
+      conditionings.back().speaker = o->speaker;
+      conditionings.back().check(c);
+      total += conditionings.back().max_samples(c);
+      frames += conditionings.back().local_frames;
+    }
     // Position t holds sample t and its features (r9y9's alignment, and training's): the
     // silence prime stands for sample 0, then frames x hop - 1 samples are generated.
-    const int64_t total = conditioning.max_samples(c);
-    options.samples = total - 1;
-
-    WavWriter wav(o->out, c.sample_rate);
-    Progress progress("vocode", c.sample_rate, !o->quiet && options.samples > c.sample_rate);
+    std::vector<std::unique_ptr<WavWriter>> wavs;
+    for (int b = 0; b < count; ++b) {
+      wavs.push_back(std::make_unique<WavWriter>(numbered_path(o->out, b, count), c.sample_rate));
+      wavs.back()->append(decode_codes(c, std::vector<int>{c.classes / 2}));
+    }
+    Progress progress("vocode", c.sample_rate, !o->quiet && total > c.sample_rate);
     options.progress = [&progress](int64_t done, int64_t all) { progress.update(done, all); };
-    wav.append(decode_codes(c, std::vector<int>{c.classes / 2}));
-    options.sink = [&](std::span<const int> ids) { wav.append(decode_codes(c, ids)); };
-    auto generator = make_generator(Network::build(model), o->sampling.parsed_method(),
-                                    conditioning);
-    generate(*generator, c, options);
+    const auto network = Network::build(model);
+    if (count == 1) {
+      options.samples = total - 1;
+      options.sink = [&](std::span<const int> ids) { wavs[0]->append(decode_codes(c, ids)); };
+      auto generator = make_generator(network, o->sampling.parsed_method(), conditionings[0]);
+      generate(*generator, c, options);
+    } else {
+      std::vector<StreamRequest> requests(count);
+      for (int b = 0; b < count; ++b) {
+        requests[b] = {conditionings[b], {}, conditionings[b].max_samples(c) - 1, options.temperature, options.seed};
+      }
+      const auto codes = generate_streams(*network, requests, {o->threads, options.progress});
+      for (int b = 0; b < count; ++b) wavs[b]->append(decode_codes(c, codes[b]));
+    }
     const double seconds = progress.finish();
-    wav.commit();
+    for (auto& wav : wavs) wav->commit();
     if (!o->quiet) {
       const double audio_seconds = double(total) / c.sample_rate;
-      std::printf("wrote %s: %lld samples (%.2f s of audio) from %d frames in %.2f s: %.2fx real time (RTF %.3f)\n",
-                  o->out.c_str(), static_cast<long long>(total), audio_seconds, conditioning.local_frames,
-                  seconds, audio_seconds / seconds, seconds / audio_seconds);
+      std::printf("wrote %s: %lld samples (%.2f s of audio) from %lld frames in %.2f s: %.2fx real time (RTF %.3f)\n",
+                  count == 1 ? o->out.c_str() : (numbered_path(o->out, 0, count) + " ...").c_str(),
+                  static_cast<long long>(total), audio_seconds, static_cast<long long>(frames), seconds,
+                  audio_seconds / seconds, seconds / audio_seconds);
     }
   });
 }

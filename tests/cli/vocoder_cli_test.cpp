@@ -51,6 +51,27 @@ TEST_F(VocoderCli, MelThenVocodeGivesFramesTimesHopSamplesDeterministicInTheSeed
   EXPECT_EQ(read_audio(dir_.file("naive.wav"), 16000), a);  // the oracle samples the same ids
 }
 
+// Several utterances run as streams over one network; each is what vocoding it alone gives.
+TEST_F(VocoderCli, SeveralMelsAreStreamsEqualToEachAlone) {
+  std::vector<float> other(4000);
+  for (size_t t = 0; t < other.size(); ++t) other[t] = 0.2f * std::sin(0.11f * float(t));
+  write_wav(dir_.file("other.wav"), other, 16000);
+  const std::string mel = "mel -q -m " + vocoder_ + " ";
+  ASSERT_EQ(run_cli(mel + dir_.file("in.wav") + " -o " + dir_.file("a.npy"), dir_).exit_code, 0);
+  ASSERT_EQ(run_cli(mel + dir_.file("other.wav") + " -o " + dir_.file("b.npy"), dir_).exit_code, 0);
+  const std::string vocode = "vocode -q --seed 3 -m " + vocoder_;
+  for (const char* name : {"a", "b"}) {
+    ASSERT_EQ(run_cli(vocode + " --mel " + dir_.file(std::string(name) + ".npy") + " -o " +
+                          dir_.file(std::string("alone_") + name + ".wav"), dir_).exit_code, 0);
+  }
+  const CliRun r = run_cli(vocode + " --threads 2 --mel " + dir_.file("a.npy") + " --mel " + dir_.file("b.npy") +
+                               " -o " + dir_.file("batch.wav"), dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_audio(dir_.file("batch_0.wav"), 16000), read_audio(dir_.file("alone_a.wav"), 16000));
+  EXPECT_EQ(read_audio(dir_.file("batch_1.wav"), 16000), read_audio(dir_.file("alone_b.wav"), 16000));
+  expect_failure(vocode + " --mel - --mel - -o " + dir_.file("x.wav"), "standard input");
+}
+
 // Copy synthesis as one pipeline: the features on standard output, read from standard input.
 TEST_F(VocoderCli, MelPipesIntoVocode) {
   const std::string mel = "mel " + dir_.file("in.wav") + " -m " + vocoder_;
