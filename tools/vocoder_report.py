@@ -24,6 +24,7 @@ Run it under `nice`: every child process inherits it.
 """
 import argparse
 import csv
+import hashlib
 import io
 import json
 import math
@@ -170,8 +171,10 @@ def markdown(rows, a, model):
     def num(v, fmt):
         return "" if v is None or v == "" else format(v, fmt)
 
+    with open(model, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
     out = io.StringIO()
-    out.write(f"Copy synthesis with `{model}` (seed {a.seed}, temperature {a.temperature}); "
+    out.write(f"Copy synthesis with `{model}` (sha256 {digest}..., seed {a.seed}, temperature {a.temperature}); "
               "distances against the originals, WER by pocketsphinx (en-us) against the metadata text.\n\n")
     out.write("| scheme | group | clips | audio s | LSD dB | MCD dB | log-mel Fréchet | WER | WER of originals "
               "| real-time factor |\n")
