@@ -11,7 +11,10 @@ speakers, real clips, all):
   log-mel Frechet distance of the resyntheses against their originals;
 * word error rate of pocketsphinx on the resyntheses against the metadata text, beside
   its WER on the originals (the recogniser's own floor);
-* the real-time factor: audio seconds / CPU seconds of `fastwave vocode`.
+* the real-time factor: audio seconds / CPU seconds of `fastwave vocode`;
+
+and, as a baseline that calibrates the distances, the same for white Gaussian noise of each
+original's length and RMS level (scheme "noise"; --no-baseline leaves it out).
 
     /usr/bin/python3 tools/vocoder_report.py -m VOCODER.fwm [--out docs/vocoder]
         [--work build/vocoder_report] [--per-speaker 2] [--schemes float,int8-dynamic,int4]
@@ -37,11 +40,14 @@ import sys
 import tempfile
 import wave
 
+import numpy as np
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECTROGRAMS = os.path.join(ROOT, "tools", "spectrograms.py")
 COLUMNS = ["scheme", "group", "clips", "seconds", "lsd_db", "mcd_db", "frechet", "wer", "wer_original",
            "wer_clips", "rtf", "cpu_seconds"]
 FLOAT_NAMES = ("float", "f32")
+NOISE = "noise"  # the baseline's scheme name
 
 
 class Failure(Exception):
@@ -86,6 +92,23 @@ def write_atomically(path, text):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_noise(original, out, seed):
+    """White Gaussian noise with the original's length, rate and RMS level (the baseline)."""
+    with wave.open(original) as w:
+        rate, channels, width = w.getframerate(), w.getnchannels(), w.getsampwidth()
+        data = w.readframes(w.getnframes())
+    if width != 2:
+        raise Failure(f"{original}: only 16-bit PCM is supported for the noise baseline")
+    x = np.frombuffer(data, dtype="<i2").astype(np.float64) / 32768
+    rms = math.sqrt(float(np.mean(x * x))) if len(x) else 0.0
+    noise = np.random.default_rng(seed).standard_normal(len(x)) * rms
+    with wave.open(out, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.clip(np.round(noise * 32768), -32768, 32767).astype("<i2").tobytes())
 
 
 # ---------------------------------------------------------------- word error rate
@@ -175,7 +198,8 @@ def markdown(rows, a, model):
         digest = hashlib.sha256(f.read()).hexdigest()[:16]
     out = io.StringIO()
     out.write(f"Copy synthesis with `{model}` (sha256 {digest}..., seed {a.seed}, temperature {a.temperature}); "
-              "distances against the originals, WER by pocketsphinx (en-us) against the metadata text.\n\n")
+              "distances against the originals, WER by pocketsphinx (en-us) against the metadata text; "
+              "the noise rows are white noise at each original's level (a baseline, not a vocoder).\n\n")
     out.write("| scheme | group | clips | audio s | LSD dB | MCD dB | log-mel Fréchet | WER | WER of originals "
               "| real-time factor |\n")
     out.write("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
@@ -218,6 +242,8 @@ def main():
     p.add_argument("--seed", default="0")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--no-wer", action="store_true", help="skip pocketsphinx (otherwise it is required)")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="leave out the baseline rows (white noise at each original's level, scheme 'noise')")
     p.add_argument("--png-utterance", type=int, default=0, help="index (selection order) of the utterance plotted")
     p.add_argument("--png-seconds", type=float, default=6.0)
     a = p.parse_args()
@@ -243,8 +269,9 @@ def report(a):
     if a.per_speaker < 1:
         raise Failure("--per-speaker must be at least 1")
     schemes = [s.strip() for s in a.schemes.split(",") if s.strip()]
-    if not schemes or len(set(schemes)) != len(schemes):
-        raise Failure(f"--schemes '{a.schemes}': give distinct schemes")
+    if not schemes or len(set(schemes)) != len(schemes) or NOISE in schemes:
+        raise Failure(f"--schemes '{a.schemes}': give distinct schemes ('{NOISE}' is the baseline's name)")
+    rows_of = schemes + ([] if a.no_baseline else [NOISE])
     utterances = select(a.speech_meta, a.real_meta, a.per_speaker, a.real_split)
     if not 0 <= a.png_utterance < len(utterances):
         raise Failure(f"--png-utterance {a.png_utterance}: there are {len(utterances)} utterances")
@@ -252,7 +279,7 @@ def report(a):
     groups = [g for g in ("synthetic", "real") if any(u["group"] == g for u in utterances)]
 
     work = os.path.abspath(a.work)
-    for sub in ["original", "mel", "models"] + schemes:
+    for sub in ["original", "mel", "models"] + rows_of:
         shutil.rmtree(os.path.join(work, sub), ignore_errors=True)
         os.makedirs(os.path.join(work, sub))
 
@@ -289,19 +316,23 @@ def report(a):
             line.append(f"original WER {original_wer[0]}/{len(ref)}")
         u["original_wer"] = original_wer
         u["resynth"] = {}
-        for s in schemes:
+        for s in rows_of:
             out = os.path.join(work, s, u["group"], u["name"])
             os.makedirs(os.path.dirname(out), exist_ok=True)
-            before = children_cpu_seconds()
-            run([a.fastwave, "vocode", "-m", models[s], "--mel", mel, "-o", out, "--seed", str(a.seed),
-                 "--temperature", repr(a.temperature), "-q"])
-            cpu = children_cpu_seconds() - before
+            if s == NOISE:
+                write_noise(original, out, u["index"])
+                cpu, piece = None, s
+            else:
+                before = children_cpu_seconds()
+                run([a.fastwave, "vocode", "-m", models[s], "--mel", mel, "-o", out, "--seed", str(a.seed),
+                     "--temperature", repr(a.temperature), "-q"])
+                cpu = children_cpu_seconds() - before
+                piece = f"{s} {cpu:.1f} s CPU"
             seconds = wav_info(out)[0]
             result = {"path": out, "cpu": cpu, "seconds": seconds, "wer": None}
             detail = {"utterance": u["name"], "group": u["group"], "scheme": s, "seconds": round(seconds, 3),
-                      "cpu_seconds": round(cpu, 3), "word_edits": "", "ref_words": "", "text": u["text"] or "",
-                      "hypothesis": ""}
-            piece = f"{s} {cpu:.1f} s CPU"
+                      "cpu_seconds": "" if cpu is None else round(cpu, 3), "word_edits": "", "ref_words": "",
+                      "text": u["text"] or "", "hypothesis": ""}
             if original_wer is not None:
                 ref = words(u["text"])
                 hyp = recognise(out, work, sox)
@@ -315,7 +346,7 @@ def report(a):
 
     # Distances per scheme and group, with `fastwave compare --paired`.
     rows = []
-    for s in schemes:
+    for s in rows_of:
         for g in groups + (["all"] if len(groups) > 1 else []):
             chosen = [u for u in utterances if g == "all" or u["group"] == g]
             json_path = os.path.join(work, s, f"compare_{g}.json")
@@ -327,7 +358,7 @@ def report(a):
             if paired.get("pairs") != len(chosen):
                 raise Failure(f"compare paired {paired.get('pairs')} clips of {len(chosen)} ({json_path})")
             seconds = sum(u["resynth"][s]["seconds"] for u in chosen)
-            cpu = sum(u["resynth"][s]["cpu"] for u in chosen)
+            cpu = None if s == NOISE else sum(u["resynth"][s]["cpu"] for u in chosen)
             scored = [u for u in chosen if u["resynth"][s]["wer"] is not None]
             ref_words = sum(u["original_wer"][1] for u in scored)
             rows.append({
@@ -337,7 +368,7 @@ def report(a):
                 "wer": sum(u["resynth"][s]["wer"][0] for u in scored) / ref_words if ref_words else None,
                 "wer_original": sum(u["original_wer"][0] for u in scored) / ref_words if ref_words else None,
                 "wer_clips": len(scored),
-                "rtf": seconds / cpu if cpu > 0 else None, "cpu_seconds": round(cpu, 3)})
+                "rtf": seconds / cpu if cpu else None, "cpu_seconds": None if cpu is None else round(cpu, 3)})
     for r in rows:
         for k in ("lsd_db", "mcd_db", "frechet"):
             if r[k] is not None and not math.isfinite(r[k]):
