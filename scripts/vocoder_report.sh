@@ -6,7 +6,8 @@
 #
 #   bash scripts/vocoder_report.sh VOCODER.fwm [OUT_PREFIX] [extra tools/vocoder_report.py flags]
 #
-# Writes OUT_PREFIX.csv, .md and .png (default docs/vocoder). Needs the datasets and a build.
+# Writes OUT_PREFIX.csv, OUT_PREFIX-table.md and OUT_PREFIX.png (default docs/vocoder).
+# Needs the datasets and a build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: bash scripts/vocoder_report.sh VOCODER.fwm [OUT_PREFIX] [flags]" >&2; exit 1; }

@@ -20,7 +20,7 @@ original's length and RMS level (scheme "noise"; --no-baseline leaves it out).
         [--work build/vocoder_report] [--per-speaker 2] [--schemes float,int8-dynamic,int4]
         [--seed 0] [--temperature 1] [--no-wer] [--fastwave build/fastwave]
 
-Writes OUT.csv (one row per scheme x group), OUT.md (the same as a markdown table) and
+Writes OUT.csv (one row per scheme x group), OUT-table.md (the same as a markdown table) and
 OUT.png (log spectrograms of one utterance: original, float and int8 resyntheses), each
 atomically; per-utterance details (CPU seconds, hypotheses, WER) go to WORK/utterances.csv.
 Run it under `nice`: every child process inherits it.
@@ -231,7 +231,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-m", "--model", required=True, help="float vocoder model file (.fwm)")
     p.add_argument("--fastwave", default=os.path.join(ROOT, "build", "fastwave"))
-    p.add_argument("--out", default="docs/vocoder", help="output prefix: OUT.csv, OUT.md, OUT.png")
+    p.add_argument("--out", default="docs/vocoder", help="output prefix: OUT.csv, OUT-table.md, OUT.png")
     p.add_argument("--work", default="build/vocoder_report", help="work directory (audio, mels, models)")
     p.add_argument("--speech-meta", default="data/speech/metadata.csv", help="synthetic speakers ('' = none)")
     p.add_argument("--real-meta", default="data/realspeech/metadata.csv", help="real clips ('' = none)")
@@ -387,14 +387,14 @@ def report(a):
                      csv_text(["utterance", "group", "scheme", "seconds", "cpu_seconds", "word_edits", "ref_words",
                                "text", "hypothesis"], details))
     write_atomically(a.out + ".csv", csv_text(COLUMNS, rows))
-    write_atomically(a.out + ".md", markdown(rows, a, a.model))
+    write_atomically(a.out + "-table.md", markdown(rows, a, a.model))  # not OUT.md: docs/vocoder.md is the prose
 
     u = utterances[a.png_utterance]
     second = next((s for s in schemes if s.startswith("int8")), schemes[1] if len(schemes) > 1 else None)
     panels = [(f"original: {u['name'][4:]}", u["original"])]
     panels += [(f"{s} resynthesis", u["resynth"][s]["path"]) for s in [schemes[0], second] if s]
     spectrogram_png(a.out + ".png", u, panels, a.png_seconds)
-    print(f"wrote {a.out}.csv, {a.out}.md, {a.out}.png; per utterance: {os.path.join(work, 'utterances.csv')}",
+    print(f"wrote {a.out}.csv, {a.out}-table.md, {a.out}.png; per utterance: {os.path.join(work, 'utterances.csv')}",
           file=sys.stderr)
     sys.stdout.write(markdown(rows, a, a.model))
     return 0

@@ -104,10 +104,10 @@ def main():
         check("WER where the text exists", ok, str(rows))
     else:
         print("WER: skipped (no pocketsphinx_continuous)")
-    check("markdown table", os.path.isfile(out + ".md") and open(out + ".md").read().count("\n| float |") == 3)
+    check("markdown table", os.path.isfile(out + "-table.md") and open(out + "-table.md").read().count("\n| float |") == 3)
     check("spectrogram PNG", os.path.isfile(out + ".png") and os.path.getsize(out + ".png") > 1000)
     names = sorted(os.listdir(os.path.dirname(out)))
-    check("no temporary files left", names == ["vocoder.csv", "vocoder.md", "vocoder.png"], str(names))
+    check("no temporary files left", names == ["vocoder-table.md", "vocoder.csv", "vocoder.png"], str(names))
 
     missing = subprocess.run([sys.executable, TOOL, "-m", os.path.join(w, "nope.fwm"), "--fastwave", fw,
                               "--out", os.path.join(w, "never")], capture_output=True, text=True)
