@@ -198,8 +198,10 @@ def markdown(rows, a, model):
         digest = hashlib.sha256(f.read()).hexdigest()[:16]
     out = io.StringIO()
     out.write(f"Copy synthesis with `{model}` (sha256 {digest}..., seed {a.seed}, temperature {a.temperature}); "
-              "distances against the originals, WER by pocketsphinx (en-us) against the metadata text; "
-              "the noise rows are white noise at each original's level (a baseline, not a vocoder).\n\n")
+              "distances against the originals"
+              + ("" if a.no_wer else ", WER by pocketsphinx (en-us) against the metadata text")
+              + ("" if a.no_baseline else "; the noise rows are white noise at each original's level (a baseline, "
+                 "not a vocoder)") + ".\n\n")
     out.write("| scheme | group | clips | audio s | LSD dB | MCD dB | log-mel Fréchet | WER | WER of originals "
               "| real-time factor |\n")
     out.write("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
@@ -252,6 +254,9 @@ def main():
         return report(a)
     except Failure as e:
         print(f"vocoder_report: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # unwritable work or output directory, full disk, ...
+        print(f"vocoder_report: {e.filename or ''}: {e.strerror}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("vocoder_report: interrupted", file=sys.stderr)
@@ -392,7 +397,7 @@ def report(a):
     u = utterances[a.png_utterance]
     second = next((s for s in schemes if s.startswith("int8")), schemes[1] if len(schemes) > 1 else None)
     panels = [(f"original: {u['name'][4:]}", u["original"])]
-    panels += [(f"{s} resynthesis", u["resynth"][s]["path"]) for s in [schemes[0], second] if s]
+    panels += [(f"{s} resynthesis", u["resynth"][s]["path"]) for s in dict.fromkeys([schemes[0], second]) if s]
     spectrogram_png(a.out + ".png", u, panels, a.png_seconds)
     print(f"wrote {a.out}.csv, {a.out}-table.md, {a.out}.png; per utterance: {os.path.join(work, 'utterances.csv')}",
           file=sys.stderr)
