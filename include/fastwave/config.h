@@ -38,6 +38,10 @@ struct ModelConfig {
   // upsampling, which sees cin_pad frames of context either side.
   bool upsample_conv_in = false;
   int cin_pad = 0;
+  // r9y9's older upsampling (its 2018 checkpoints): each stage a ConvTranspose2d(1, 1,
+  // (upsample_freq_kernel, scale), stride (1, scale)) with a bias, then a ReLU, instead of
+  // stretch + conv. No conv_in.
+  bool upsample_transposed = false;
 
   // The log-mel front end local features come from (a vocoder's input), with
   // local_channels bands and a hop of local_hop samples at sample_rate. Frame f is

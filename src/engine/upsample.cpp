@@ -53,11 +53,23 @@ std::vector<float> conv_in(const std::vector<float>& x, int channels, int64_t le
   return y;
 }
 
+// A ConvTranspose2d(1, 1, (freq_kernel, scale), stride (1, scale), padding (freq_kernel/2, 0))
+// as polyphase taps: output f*scale + r reads only frame f, input channel ch + p - a through
+// w[a][r], which is the regular conv's ch + a' - p with a' = freq_kernel - 1 - a.
+std::vector<float> transposed_polyphase(std::span<const float> w, int scale, int freq_kernel) {
+  std::vector<float> taps(size_t(freq_kernel) * scale * 3, 0.0f);
+  for (int a = 0; a < freq_kernel; ++a) {
+    for (int r = 0; r < scale; ++r) taps[(size_t(a) * scale + r) * 3 + 1] = w[size_t(freq_kernel - 1 - a) * scale + r];
+  }
+  return taps;
+}
+
 // One output of a stage: frame f, phase r, channel ch of a channel-major input of
-// `length` frames (zero beyond its channels and frames).
+// `length` frames (zero beyond its channels and frames); a transposed stage adds its bias
+// and takes the ReLU.
 float stage_output(const std::vector<float>& x, int channels, int64_t length, const std::vector<float>& taps,
-                   int scale, int freq_kernel, int ch, int64_t f, int r) {
-  float sum = 0;
+                   int scale, int freq_kernel, int ch, int64_t f, int r, const float* bias) {
+  float sum = bias ? *bias : 0.0f;
   for (int a = 0; a < freq_kernel; ++a) {
     const int source = ch + a - freq_kernel / 2;
     if (source < 0 || source >= channels) continue;
@@ -67,17 +79,17 @@ float stage_output(const std::vector<float>& x, int channels, int64_t length, co
     sum += tap[1] * row[f];
     if (f + 1 < length) sum += tap[2] * row[f + 1];
   }
-  return sum;
+  return bias ? std::max(sum, 0.0f) : sum;
 }
 
 // A whole stage, channel-major in and out.
 std::vector<float> stage(const std::vector<float>& x, int channels, int64_t length, const std::vector<float>& taps,
-                         int scale, int freq_kernel) {
+                         int scale, int freq_kernel, const float* bias) {
   std::vector<float> y(size_t(channels) * length * scale);
   for (int ch = 0; ch < channels; ++ch) {
     float* out = &y[size_t(ch) * length * scale];
     for (int64_t f = 0; f < length; ++f) {
-      for (int r = 0; r < scale; ++r) out[f * scale + r] = stage_output(x, channels, length, taps, scale, freq_kernel, ch, f, r);
+      for (int r = 0; r < scale; ++r) out[f * scale + r] = stage_output(x, channels, length, taps, scale, freq_kernel, ch, f, r, bias);
     }
   }
   return y;
@@ -92,14 +104,19 @@ UpsampleWeights::UpsampleWeights(const Model& model) {
     conv_in.assign(w.begin(), w.end());
   }
   for (size_t i = 0; i < c.upsample_scales.size(); ++i) {
-    stages.push_back(polyphase(model.weights("upsample.convs." + std::to_string(i) + ".weight"),
-                               c.upsample_scales[i], c.upsample_freq_kernel));
+    const std::string name = "upsample.convs." + std::to_string(i);
+    if (c.upsample_transposed) {
+      stages.push_back(transposed_polyphase(model.weights(name + ".weight"), c.upsample_scales[i], c.upsample_freq_kernel));
+      stage_bias.push_back(model.weights(name + ".bias")[0]);
+    } else {
+      stages.push_back(polyphase(model.weights(name + ".weight"), c.upsample_scales[i], c.upsample_freq_kernel));
+    }
   }
 }
 
 Upsampler::Upsampler(const ModelConfig& c, const UpsampleWeights& weights, std::span<const float> features,
                      int frames)
-    : config_(c), last_(weights.stages.back()) {
+    : config_(c), last_(weights.stages.back()), weights_(weights) {
   const int channels = c.local_channels;
   if (frames < 1 || features.size() != size_t(frames) * channels) {
     throw Error("upsampling: features must be [frames, " + std::to_string(channels) + "]");
@@ -119,7 +136,8 @@ Upsampler::Upsampler(const ModelConfig& c, const UpsampleWeights& weights, std::
   plane_length_ = frames;
   if (c.upsample_conv_in) plane_ = conv_in(plane_, channels, plane_length_, weights.conv_in, c.cin_pad);
   for (size_t i = 0; i + 1 < c.upsample_scales.size(); ++i) {
-    plane_ = stage(plane_, channels, plane_length_, weights.stages[i], c.upsample_scales[i], c.upsample_freq_kernel);
+    plane_ = stage(plane_, channels, plane_length_, weights.stages[i], c.upsample_scales[i], c.upsample_freq_kernel,
+                   weights.stage_bias.empty() ? nullptr : &weights.stage_bias[i]);
     plane_length_ *= c.upsample_scales[i];
   }
   samples_ = plane_length_ * c.upsample_scales.back();
@@ -130,12 +148,12 @@ void Upsampler::rows(int64_t t0, int64_t t1, float* out) const {
   for (int64_t t = t0; t < t1; ++t) {
     for (int ch = 0; ch < channels; ++ch) {
       *out++ = stage_output(plane_, channels, plane_length_, last_, scale, config_.upsample_freq_kernel, ch,
-                            t / scale, int(t % scale));
+                            t / scale, int(t % scale), weights_.stage_bias.empty() ? nullptr : &weights_.stage_bias.back());
     }
   }
 }
 
-bool Upsampler::can_map_first() const { return config_.upsample_freq_kernel == 1; }
+bool Upsampler::can_map_first() const { return config_.upsample_freq_kernel == 1 && !config_.upsample_transposed; }
 
 void Upsampler::mapped_rows(int64_t t0, int64_t t1, int width, const LinearMap& map, float* out) const {
   const int channels = config_.local_channels, scale = config_.upsample_scales.back();

@@ -22,6 +22,9 @@ struct UpsampleWeights {
   // Per stage, polyphase taps [freq_kernel][scale][3]: the weights on input frames f-1, f,
   // f+1 of output f*scale + r.
   std::vector<std::vector<float>> stages;
+  // Transposed stages (upsample_transposed): each output gets its stage's bias, then a
+  // ReLU. Empty otherwise.
+  std::vector<float> stage_bias;
 };
 
 // The features of one utterance, upsampled. Everything but the last stage runs at
@@ -38,8 +41,8 @@ class Upsampler {
   // Rows [t0, t1) as [t1 - t0][local_channels].
   void rows(int64_t t0, int64_t t1, float* out) const;
 
-  // With upsample_freq_kernel 1 the last stage treats every channel alike, so it commutes
-  // with a linear map of the channels: the map can run on the last stage's input (one row
+  // With upsample_freq_kernel 1 (and no bias and ReLU) the last stage treats every channel
+  // alike, so it commutes with a linear map of the channels: the map can run on the last stage's input (one row
   // per `scale` samples) and the stage on its `width` outputs, 3 multiply-adds each. For
   // the per-sample local projection that is about `scale` times fewer multiply-adds.
   bool can_map_first() const;
@@ -51,6 +54,7 @@ class Upsampler {
  private:
   const ModelConfig& config_;
   const std::vector<float>& last_;  // polyphase taps of the last stage
+  const UpsampleWeights& weights_;
   int64_t samples_ = 0;
   std::vector<float> plane_;  // [local_channels][samples / last scale], the last stage's input
   int64_t plane_length_ = 0;

@@ -118,6 +118,8 @@ void ModelConfig::validate_vocoder() const {
   require_range("upsample_freq_kernel", upsample_freq_kernel, 1, has_upsampling() ? 2 * local_channels - 1 : 1);
   if (upsample_freq_kernel % 2 == 0) throw Error("config: upsample_freq_kernel must be odd");
   if (upsample_conv_in && !has_upsampling()) throw Error("config: upsample_conv_in needs upsample_scales");
+  if (upsample_transposed && !has_upsampling()) throw Error("config: upsample_transposed needs upsample_scales");
+  if (upsample_transposed && upsample_conv_in) throw Error("config: upsample_transposed stages take no conv_in");
   require_range("cin_pad", cin_pad, 0, upsample_conv_in ? 64 : 0);
   if (local_mel) {
     const LocalMel& m = *local_mel;
@@ -157,6 +159,7 @@ std::string ModelConfig::to_json() const {
     j["upsample_freq_kernel"] = upsample_freq_kernel;
     j["upsample_conv_in"] = upsample_conv_in;
     j["cin_pad"] = cin_pad;
+    if (upsample_transposed) j["upsample_transposed"] = true;
   }
   if (output != Output::kSoftmax) {
     j["output"] = output_name(output);
@@ -189,6 +192,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
   for (const auto& [key, value] : j.items()) {
     if (key == "bias") read_bool(key, c.bias);
     else if (key == "upsample_conv_in") read_bool(key, c.upsample_conv_in);
+    else if (key == "upsample_transposed") read_bool(key, c.upsample_transposed);
     else if (key == "upsample_scales") c.upsample_scales = read_scales(value);
     else if (key == "local_mel") c.local_mel = read_local_mel(value);
     else if (key == "output") c.output = read_output(value);

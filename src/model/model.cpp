@@ -160,7 +160,13 @@ std::vector<TensorSpec> float_tensors(const ModelConfig& c) {
   }
   if (c.upsample_conv_in) add("upsample.conv_in.weight", {c.local_channels, c.local_channels, 2 * c.cin_pad + 1});
   for (size_t i = 0; i < c.upsample_scales.size(); ++i) {
-    add("upsample.convs." + std::to_string(i) + ".weight", {1, 1, c.upsample_freq_kernel, 2 * c.upsample_scales[i] + 1});
+    const std::string stage = "upsample.convs." + std::to_string(i);
+    if (c.upsample_transposed) {
+      add(stage + ".weight", {1, 1, c.upsample_freq_kernel, c.upsample_scales[i]});
+      add(stage + ".bias", {1});
+    } else {
+      add(stage + ".weight", {1, 1, c.upsample_freq_kernel, 2 * c.upsample_scales[i] + 1});
+    }
   }
   return specs;
 }

@@ -72,6 +72,14 @@ NetImpl::NetImpl(const ModelConfig& config) : config_(config) {
     torch::nn::ModuleList stages;
     torch::NoGradGuard no_grad;
     for (int scale : c.upsample_scales) {
+      if (c.upsample_transposed) {  // r9y9's older stages: weights 1/freq_kernel, bias 0
+        upsample_transposed_convs.push_back(torch::nn::ConvTranspose2d(
+            torch::nn::ConvTranspose2dOptions(1, 1, {c.upsample_freq_kernel, scale}).bias(true)));
+        upsample_transposed_convs.back()->weight.fill_(1.0 / double(c.upsample_freq_kernel));
+        upsample_transposed_convs.back()->bias.zero_();
+        stages->push_back(upsample_transposed_convs.back());
+        continue;
+      }
       const int64_t width = 2 * scale + 1;
       upsample_convs.push_back(torch::nn::Conv2d(
           torch::nn::Conv2dOptions(1, 1, {c.upsample_freq_kernel, width}).bias(false)));
@@ -95,6 +103,14 @@ torch::Tensor NetImpl::upsample(const torch::Tensor& frames) {
         x, torch::nn::functional::PadFuncOptions({c.cin_pad, c.cin_pad}).mode(torch::kReplicate)));
   }
   x = x.unsqueeze(1);  // [B, 1, channels, time]: the stages are 2-D convs over that plane
+  for (size_t i = 0; i < upsample_transposed_convs.size(); ++i) {
+    const int64_t scale = c.upsample_scales[i];
+    const auto& stage = upsample_transposed_convs[i];
+    x = torch::relu(torch::nn::functional::conv_transpose2d(
+        x, stage->weight,
+        torch::nn::functional::ConvTranspose2dFuncOptions().bias(stage->bias).stride({1, scale}).padding(
+            {c.upsample_freq_kernel / 2, 0})));
+  }
   for (size_t i = 0; i < upsample_convs.size(); ++i) {
     const int64_t scale = c.upsample_scales[i];
     x = torch::nn::functional::conv2d(

@@ -50,6 +50,7 @@ class NetImpl : public torch::nn::Module {
   std::vector<torch::nn::Conv1d> local_filter_convs, local_gate_convs;
   torch::nn::Conv1d upsample_conv_in{nullptr};
   std::vector<torch::nn::Conv2d> upsample_convs;
+  std::vector<torch::nn::ConvTranspose2d> upsample_transposed_convs;  // upsample_transposed
 };
 TORCH_MODULE(Net);
 

@@ -2,6 +2,8 @@
 // and file rules around it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "../test_util.h"
 #include "engine/upsample.h"
 
@@ -52,6 +54,55 @@ TEST(Upsample, ConvInWithEdgeFramesThenFrequencyKernelByHand) {
   // [11 + 40, 12 + 0 (past the end)], channel 1 = [40, 40] (channel 2 is zero padding).
   const std::vector<float> expected = {51, 40, 12, 40};  // [sample][channel]
   EXPECT_EQ(upsample_features(c, UpsampleWeights(model), frames, 2), expected);
+}
+
+// r9y9's older stages: ConvTranspose2d(1, 1, (3, 2), stride (1, 2), padding (1, 0)) with a
+// bias, then ReLU, computed here in the transposed conv's own (scatter) form.
+TEST(Upsample, TransposedStagesScatterAddBiasAndRectify) {
+  ModelConfig c = two_channels({2, 3}, 3, 0);
+  c.local_channels = 3;
+  c.upsample_transposed = true;
+  const std::vector<float> w0 = {1, -2, 0.5f, 3, -1, 1}, w1 = {0.5f, 1, -1, 2, 0, 1, -0.5f, 1, 2};  // [3][2], [3][3]
+  const std::vector<float> b0 = {0.25f}, b1 = {-0.5f};
+  const Model model = with_tensors(c, {{"upsample.convs.0.weight", Tensor::from_floats({1, 1, 3, 2}, w0)},
+                                       {"upsample.convs.0.bias", Tensor::from_floats({1}, b0)},
+                                       {"upsample.convs.1.weight", Tensor::from_floats({1, 1, 3, 3}, w1)},
+                                       {"upsample.convs.1.bias", Tensor::from_floats({1}, b1)}});
+  const int frames = 2, channels = 3;
+  const std::vector<float> features = {1, -2, 3, 0.5f, 4, -1};  // [frame][channel]
+  // plane[ch][t]: each input (ci, ti) adds in * w[a][r] to output (ci - 1 + a, ti*s + r).
+  auto transposed = [&](const std::vector<float>& in, int length, const std::vector<float>& w, int s, float b) {
+    std::vector<float> out(size_t(channels) * length * s, b);
+    for (int ci = 0; ci < channels; ++ci) {
+      for (int ti = 0; ti < length; ++ti) {
+        for (int a = 0; a < 3; ++a) {
+          const int co = ci - 1 + a;
+          if (co < 0 || co >= channels) continue;
+          for (int r = 0; r < s; ++r) out[size_t(co) * length * s + ti * s + r] += in[size_t(ci) * length + ti] * w[a * s + r];
+        }
+      }
+    }
+    for (float& v : out) v = std::max(v, 0.0f);
+    return out;
+  };
+  std::vector<float> plane(size_t(channels) * frames);
+  for (int f = 0; f < frames; ++f) {
+    for (int ch = 0; ch < channels; ++ch) plane[size_t(ch) * frames + f] = features[size_t(f) * channels + ch];
+  }
+  const auto stage0 = transposed(plane, frames, w0, 2, b0[0]);
+  const auto stage1 = transposed(stage0, frames * 2, w1, 3, b1[0]);
+  const auto out = upsample_features(c, UpsampleWeights(model), features, frames);
+  ASSERT_EQ(out.size(), size_t(frames * 6 * channels));
+  for (int t = 0; t < frames * 6; ++t) {
+    for (int ch = 0; ch < channels; ++ch) {
+      EXPECT_FLOAT_EQ(out[size_t(t) * channels + ch], stage1[size_t(ch) * frames * 6 + t]) << "t " << t << " ch " << ch;
+    }
+  }
+  ModelConfig bad = c;
+  bad.upsample_conv_in = true;
+  bad.cin_pad = 1;
+  EXPECT_THROW(bad.validate(), Error);
+  EXPECT_EQ(ModelConfig::from_json(c.to_json()).to_json(), c.to_json());
 }
 
 TEST(Upsample, ShapesFollowTheScales) {

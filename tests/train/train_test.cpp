@@ -224,13 +224,9 @@ void perturb(train::Net& net) {
   for (auto& p : net->parameters()) p.add_(torch::randn_like(p) * 0.3);
 }
 
-class TrainVocoderFreqKernel : public ::testing::TestWithParam<int> {};
-
-// Kernel 1 takes the engine's path that projects before the last stage, 3 the direct one.
-TEST_P(TrainVocoderFreqKernel, ExportMatchesTheEnginesTeacherForcedLogits) {
+// The libtorch vocoder's exported weights give the engine's teacher-forced logits.
+void expect_export_matches_engine(const ModelConfig& c) {
   torch::manual_seed(4);
-  ModelConfig c = tiny_vocoder();
-  c.upsample_freq_kernel = GetParam();
   train::Net net(c);
   perturb(net);
   const Model model = net->to_model();
@@ -252,6 +248,28 @@ TEST_P(TrainVocoderFreqKernel, ExportMatchesTheEnginesTeacherForcedLogits) {
   const float* l = logits.data_ptr<float>();
   for (int64_t i = 0; i < int64_t(n - 1) * 64; ++i) {
     ASSERT_NEAR(engine[i], l[i], 1e-4 + 1e-4 * std::abs(l[i])) << "logit " << i;
+  }
+}
+
+class TrainVocoderFreqKernel : public ::testing::TestWithParam<int> {};
+
+// Kernel 1 takes the engine's path that projects before the last stage, 3 the direct one.
+TEST_P(TrainVocoderFreqKernel, ExportMatchesTheEnginesTeacherForcedLogits) {
+  ModelConfig c = tiny_vocoder();
+  c.upsample_freq_kernel = GetParam();
+  expect_export_matches_engine(c);
+}
+
+// r9y9's older transposed-conv stages (bias, ReLU), with and without a frequency kernel.
+TEST(TrainVocoder, TransposedUpsamplingExportMatchesTheEngine) {
+  for (int freq_kernel : {1, 3}) {
+    ModelConfig c = tiny_vocoder();
+    c.upsample_conv_in = false;
+    c.cin_pad = 0;
+    c.upsample_transposed = true;
+    c.upsample_freq_kernel = freq_kernel;
+    SCOPED_TRACE(freq_kernel);
+    expect_export_matches_engine(c);
   }
 }
 
