@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Convert an r9y9/wavenet_vocoder checkpoint into a fastwave model file (docs/wavenet-vocoder.md).
 
-    convert_wavenet_vocoder.py CHECKPOINT HPARAMS_JSON OUT.fwm
+    convert_wavenet_vocoder.py CHECKPOINT HPARAMS_JSON OUT.fwm [--meanvar STATS]
 
 CHECKPOINT is what upstream's train.py saves ({"state_dict": ..., ...}) or a bare
 state_dict; weight-normalised (weight_g/weight_v) and plain (weight) tensors are both
@@ -9,8 +9,10 @@ accepted, and a DataParallel "module." prefix is stripped. HPARAMS_JSON holds up
 hparams (its tojson.py output or a preset under egs/*/conf); keys it lacks take the
 defaults of upstream's hparams.py, as upstream's own parse_json does. Upstream's scale
 factors (sqrt(0.5) per residual step, sqrt(1/layers) on the skip sum) are folded into
-the weights. Every error is one line on stderr and exit code 1; the output is written
-atomically.
+the weights. A vocoder's file records upstream's mel front end (librosa's log10 mel
+magnitude, audio.py's logmelspectrogram) as its local_mel, from the hparams; --meanvar
+adds the per-band standardisation of preprocess_normalize.py. Every error is one line on
+stderr and exit code 1; the output is written atomically.
 """
 import argparse
 import json
@@ -38,6 +40,9 @@ UPSTREAM_DEFAULTS = {
     "skip_out_channels": 128, "kernel_size": 3, "cin_channels": 80, "cin_pad": 2,
     "upsample_conditional_features": True, "upsample_net": "ConvInUpsampleNetwork",
     "upsample_params": {"upsample_scales": [4, 4, 4, 4]}, "gin_channels": -1, "n_speakers": 7,
+    # the mel front end (audio.py)
+    "fft_size": 1024, "win_length": 1024, "win_length_ms": -1.0, "window": "hann",
+    "fmin": 125, "fmax": 7600,
 }
 
 
@@ -160,7 +165,7 @@ def int_hparam(hp, key):
     return value
 
 
-def convert(tensors, hp, given):
+def convert(tensors, hp, given, meanvar=None):
     """(fastwave config, tensors) from an upstream state_dict and its hparams."""
     W = Weights(tensors)
     input_type = hp["input_type"]
@@ -275,6 +280,9 @@ def convert(tensors, hp, given):
     extra = {}
     if cin > 0:
         extra = upsampling(W, hp, given, cin, out)
+        extra["local_mel"] = local_mel(hp, given, cin, extra["local_hop"], meanvar)
+    elif meanvar is not None:
+        raise ConvertError("--meanvar given, but the model takes no local features")
     leftovers = sorted(name for name in tensors if name not in W.used
                        and not (cin <= 0 and name.startswith("upsample_net.")))
     if leftovers:
@@ -297,6 +305,91 @@ def convert(tensors, hp, given):
     except fwf.FormatError as e:
         raise ConvertError(str(e)) from None
     return config, {k: v.astype(np.float32) for k, v in out.items()}
+
+
+def number_hparam(hp, key):
+    value = hp.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConvertError(f"hparams '{key}' must be a number, got {value!r}")
+    return float(value)
+
+
+def local_mel(hp, given, cin, hop, meanvar=None):
+    """fastwave's local_mel for upstream's logmelspectrogram (audio.py): librosa.stft
+    (centred, reflect-padded, periodic Hann), magnitude, librosa's Slaney-scale,
+    area-normalised mel filters from fmin to fmax, log10(max(S, 1e-10))."""
+    rate = int_hparam(hp, "sample_rate")
+    fft_size = int_hparam(hp, "fft_size")
+    win_length = hp.get("win_length")
+    if isinstance(win_length, (int, float)) and not isinstance(win_length, bool) and win_length < 0:
+        win_length = int(number_hparam(hp, "win_length_ms") / 1000 * rate)  # as audio.py
+    if win_length != fft_size:
+        raise ConvertError(f"hparams win_length={win_length!r} differs from fft_size={fft_size}: "
+                           "fastwave's mel front end windows the whole FFT")
+    if hp.get("window") != "hann":
+        raise ConvertError(f"hparams window={hp.get('window')!r} is not supported (only 'hann')")
+    if "num_mels" in given and given["num_mels"] != cin:
+        raise ConvertError(f"hparams num_mels={given['num_mels']!r}, but the checkpoint's "
+                           f"conv1x1c takes {cin} features")
+    if "fmin" in given and given["fmin"] is None:
+        raise ConvertError("hparams 'fmin' must be a number, got None")
+    fmin = number_hparam(hp, "fmin")
+    # fmax null: librosa's default, the Nyquist frequency (fastwave's max_hz 0).
+    fmax = 0.0 if "fmax" in given and given["fmax"] is None else number_hparam(hp, "fmax")
+    if not 0 <= fmin < rate / 2 or not (fmax == 0 or fmin < fmax <= rate / 2):
+        raise ConvertError(f"hparams fmin={fmin:g}, fmax={fmax:g} are not a band within "
+                           f"0..{rate / 2:g} Hz (sample_rate {rate})")
+    if not max(16, hop) <= fft_size <= 65536 or cin > fft_size // 2:
+        raise ConvertError(f"hparams fft_size={fft_size} must be in [max(16, hop {hop}), 65536] "
+                           f"and at least twice the {cin} mel bands")
+    mel = {"fft_size": fft_size, "window": "hann", "min_hz": fmin, "max_hz": fmax,
+           "min_db": -100.0, "max_db": 50.0, "spectrum": "magnitude", "mel_scale": "slaney",
+           "filter_norm": "slaney", "pad": "reflect", "framing": "librosa", "log": "log10"}
+    if meanvar is not None:
+        mean, std = meanvar
+        if len(mean) != cin:
+            raise ConvertError(f"--meanvar has {len(mean)} bands, but the model takes {cin}")
+        mel["mean"], mel["std"] = [float(x) for x in mean], [float(x) for x in std]
+    return mel
+
+
+def load_meanvar(path):
+    """(mean, std) per band: a float .npy [2, bands] of mean and scale, or upstream's
+    StandardScaler saved by joblib (compute-meanvar-stats.py; needs joblib and sklearn)."""
+    if not os.path.isfile(path):
+        problem = "is a directory" if os.path.isdir(path) else "no such file"
+        raise ConvertError(f"cannot read --meanvar '{path}': {problem}")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic == b"\x93NUMPY":
+        try:
+            stats = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise ConvertError(f"cannot read --meanvar '{path}': {one_line(e)}") from None
+        if stats.ndim != 2 or stats.shape[0] != 2 or stats.shape[1] < 1 or \
+                not np.issubdtype(stats.dtype, np.floating):
+            raise ConvertError(f"--meanvar '{path}' has shape {list(stats.shape)} and dtype "
+                               f"{stats.dtype}, expected float [2, bands] (mean, scale)")
+        mean, std = stats[0].astype(np.float64), stats[1].astype(np.float64)
+    else:
+        try:
+            import joblib
+        except ImportError as e:
+            raise ConvertError(f"--meanvar '{path}' is not a .npy and reading upstream's "
+                               f"joblib scaler needs joblib and scikit-learn ({e}); save "
+                               "np.stack([scaler.mean_, scaler.scale_]) as .npy instead") from None
+        try:
+            scaler = joblib.load(path)
+            mean = np.asarray(scaler.mean_, dtype=np.float64)
+            std = np.asarray(scaler.scale_, dtype=np.float64)
+        except Exception as e:  # pickles fail in many ways
+            raise ConvertError(f"cannot read --meanvar '{path}' as a StandardScaler: "
+                               f"{one_line(e)}") from None
+        if mean.ndim != 1 or mean.shape != std.shape:
+            raise ConvertError(f"--meanvar '{path}': mean_ and scale_ are not one per band")
+    if not np.all(np.isfinite(mean)) or not np.all(np.isfinite(std)) or not np.all(std > 0):
+        raise ConvertError(f"--meanvar '{path}' needs finite means and finite scales > 0")
+    return mean, std
 
 
 def upsampling(W, hp, given, cin, out):
@@ -355,12 +448,16 @@ def main(argv=None):
     parser.add_argument("checkpoint", help="upstream checkpoint (torch.save)")
     parser.add_argument("hparams", help="upstream hparams as JSON")
     parser.add_argument("out", help="fastwave model file to write (.fwm)")
+    parser.add_argument("--meanvar", metavar="STATS",
+                        help="the features' per-band standardisation: a .npy [2, bands] of mean "
+                             "and scale, or upstream's joblib StandardScaler")
     args = parser.parse_args(argv)
     hp = {}
     try:
         tensors = load_state_dict(args.checkpoint)
         hp, given = load_hparams(args.hparams)
-        config, out = convert(tensors, hp, given)
+        meanvar = load_meanvar(args.meanvar) if args.meanvar is not None else None
+        config, out = convert(tensors, hp, given, meanvar)
         fwf.write_model(args.out, config, out)
     except (ConvertError, fwf.FormatError) as e:
         sys.exit(f"{PROG}: error: {e}")
@@ -376,9 +473,10 @@ def main(argv=None):
           f"receptive field {fwf.receptive_field(config)}, "
           f"{sum(t.size for t in out.values())} parameters")
     if config["local_channels"]:
-        print(f"note: give it the features of wavenet_vocoder's own preprocessing "
-              f"([frames, {config['local_channels']}] float32 .npy, not padded); "
-              f"fastwave's mel front end is a different one")
+        normalised = "with" if args.meanvar is not None else "without"
+        print(f"note: fastwave mel -m {args.out} computes the features of upstream's "
+              f"preprocessing ({normalised} its per-band mean/var normalisation; upstream's "
+              f"highpass and trimming of the waveform are not applied)")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ namespace fastwave {
 // a clip shorter than one frame has none), power spectrum, triangular HTK-mel filters
 // from `min_hz` to `max_hz` (0: Nyquist), then 10 log10 with a floor of `floor_db`.
 // `centered` frames (the vocoder's) are instead samples / hop frames, frame f centred on
-// samples [f*hop, (f+1)*hop) with zeros beyond the signal.
+// samples [f*hop, (f+1)*hop) with zeros beyond the signal. The variants below reproduce
+// librosa's (r9y9/wavenet_vocoder's) front end.
 struct MelOptions {
   int sample_rate = 16000;
   int fft_size = 1024;
@@ -23,6 +24,13 @@ struct MelOptions {
   double max_hz = 0;
   double floor_db = -100;
   bool centered = false;
+  // Variants (r9y9/wavenet_vocoder's librosa front end), all off by default:
+  bool magnitude = false;       // filters weigh |X| instead of |X|^2
+  bool slaney_scale = false;    // Slaney's mel scale (librosa's default) instead of HTK's
+  bool slaney_norm = false;     // each triangle scaled by 2 / (right - left) in Hz
+  bool reflect = false;         // centered frames: mirror the signal (no edge repeat), not zeros
+  bool librosa_frames = false;  // centered frames: 1 + samples / hop, frame f centred on f*hop
+  bool log10 = false;           // log10(max(mel, 1e-10)) instead of 10 log10 floored at floor_db
 };
 
 class LogMel {
@@ -34,7 +42,7 @@ class LogMel {
 
   const MelOptions& options() const { return options_; }
   int64_t frames(int64_t samples) const;
-  // Row-major [frames(samples.size())][mels], in dB.
+  // Row-major [frames(samples.size())][mels], in dB (or log10 units with `log10`).
   std::vector<float> compute(std::span<const float> samples) const;
   // The windowed power spectrum of one frame of fft_size samples: fft_size / 2 + 1 bins.
   void power_spectrum(std::span<const float> frame, std::span<float> power) const;

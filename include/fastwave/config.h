@@ -53,6 +53,16 @@ struct ModelConfig {
     double max_hz = 0;     // 0: Nyquist
     double min_db = -100;  // floor of 10 log10(mel power); maps to 0
     double max_db = 50;    // maps to 1 (not clamped)
+    // Variants for r9y9/wavenet_vocoder's librosa front end (docs/model-format.md); the
+    // defaults are fastwave's own and are not written to the JSON.
+    std::string spectrum = "power";     // "power" | "magnitude" (what the filters weigh)
+    std::string mel_scale = "htk";      // "htk" | "slaney" (librosa's default scale)
+    std::string filter_norm = "none";   // "none" | "slaney" (each triangle times 2 / width in Hz)
+    std::string pad = "zeros";          // "zeros" | "reflect" (beyond the signal's ends)
+    std::string framing = "hop";        // "hop": N / hop frames, frame f centred on f*hop + hop/2;
+                                        // "librosa": 1 + N / hop frames, centred on f*hop
+    std::string log = "db";             // "db": min_db/max_db mapping | "log10": log10(max(S, 1e-10))
+    std::vector<double> mean, std;      // per band, applied after the log: (v - mean) / std; empty: none
     bool operator==(const LocalMel&) const = default;
   };
   std::optional<LocalMel> local_mel;

@@ -23,17 +23,26 @@ class MelFrontEnd {
   int bands() const { return bands_; }
   int hop() const { return mel_.options().hop; }
   int sample_rate() const { return mel_.options().sample_rate; }
-  // samples / hop: frame f conditions samples [f*hop, (f+1)*hop).
+  // samples / hop (framing "librosa": 1 + samples / hop): frame f conditions samples
+  // [f*hop, (f+1)*hop).
   int64_t frames(int64_t samples) const { return mel_.frames(samples); }
   // Row-major [frames][bands]: (10 log10 mel power - min_db) / (max_db - min_db), with the
-  // power floored at min_db.
+  // power floored at min_db (log "log10": log10(max(mel, 1e-10))), then (v - mean) / std
+  // when the config has them.
   std::vector<float> compute(std::span<const float> audio) const;
+  // The features of a clip, and the clip made frames * hop samples long to match them:
+  // cut before the features are computed (the default framing drops a remainder), or
+  // padded with zeros after (framing "librosa" has a frame more than whole hops, as
+  // upstream pads its training audio).
+  std::vector<float> features_of(std::vector<float>& audio) const;
 
  private:
   static MelOptions options_of(const ModelConfig& config);
   LogMel mel_;
   int bands_;
   double min_db_, max_db_;
+  bool log10_;
+  std::vector<double> mean_, std_;
 };
 
 }  // namespace fastwave

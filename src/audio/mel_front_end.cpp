@@ -37,6 +37,12 @@ MelOptions MelFrontEnd::options_of(const ModelConfig& config) {
   o.max_hz = m.max_hz;
   o.floor_db = m.min_db;
   o.centered = true;
+  o.magnitude = m.spectrum == "magnitude";
+  o.slaney_scale = m.mel_scale == "slaney";
+  o.slaney_norm = m.filter_norm == "slaney";
+  o.reflect = m.pad == "reflect";
+  o.librosa_frames = m.framing == "librosa";
+  o.log10 = m.log == "log10";
   return o;
 }
 
@@ -44,12 +50,35 @@ MelFrontEnd::MelFrontEnd(const ModelConfig& config)
     : mel_(options_of(config)),
       bands_(config.local_channels),
       min_db_(config.local_mel->min_db),
-      max_db_(config.local_mel->max_db) {}
+      max_db_(config.local_mel->max_db),
+      log10_(config.local_mel->log == "log10"),
+      mean_(config.local_mel->mean),
+      std_(config.local_mel->std) {
+  if (mean_.size() != std_.size() || (!mean_.empty() && int(mean_.size()) != bands_)) {
+    throw Error("local_mel: mean and std need one entry per band");
+  }
+}
 
 std::vector<float> MelFrontEnd::compute(std::span<const float> audio) const {
   std::vector<float> features = mel_.compute(audio);
-  const double scale = 1.0 / (max_db_ - min_db_);
-  for (float& v : features) v = float((v - min_db_) * scale);
+  if (!log10_) {
+    const double scale = 1.0 / (max_db_ - min_db_);
+    for (float& v : features) v = float((v - min_db_) * scale);
+  }
+  if (!mean_.empty()) {
+    for (size_t i = 0; i < features.size(); ++i) {
+      const size_t band = i % size_t(bands_);
+      features[i] = float((double(features[i]) - mean_[band]) / std_[band]);
+    }
+  }
+  return features;
+}
+
+std::vector<float> MelFrontEnd::features_of(std::vector<float>& audio) const {
+  const size_t whole = size_t(frames(int64_t(audio.size())) * hop());
+  if (whole < audio.size()) audio.resize(whole);
+  std::vector<float> features = compute(audio);
+  audio.resize(whole);
   return features;
 }
 

@@ -43,11 +43,25 @@ void add_info_command(CLI::App& app) {
       std::printf("upsampling       %s, frequency kernel %d%s\n", scales.c_str(), c.upsample_freq_kernel,
                   c.upsample_conv_in ? (", conv_in over " + std::to_string(2 * c.cin_pad + 1) + " frames").c_str() : "");
     }
-    if (c.local_mel) {
+    if (c.local_mel && c.local_mel->log == "db") {
       std::printf("mel front end    %d bands, FFT %d (%s), %g..%g Hz, [%g, %g] dB -> [0, 1]\n", c.local_channels,
                   c.local_mel->fft_size, c.local_mel->window.c_str(), c.local_mel->min_hz,
                   c.local_mel->max_hz > 0 ? c.local_mel->max_hz : c.sample_rate / 2.0, c.local_mel->min_db,
                   c.local_mel->max_db);
+    } else if (c.local_mel) {
+      std::printf("mel front end    %d bands, FFT %d (%s), %g..%g Hz, log10\n", c.local_channels,
+                  c.local_mel->fft_size, c.local_mel->window.c_str(), c.local_mel->min_hz,
+                  c.local_mel->max_hz > 0 ? c.local_mel->max_hz : c.sample_rate / 2.0);
+    }
+    if (c.local_mel) {
+      const ModelConfig::LocalMel& m = *c.local_mel;
+      const ModelConfig::LocalMel defaults;
+      if (m.spectrum != defaults.spectrum || m.mel_scale != defaults.mel_scale || m.filter_norm != defaults.filter_norm ||
+          m.pad != defaults.pad || m.framing != defaults.framing || !m.mean.empty()) {
+        std::printf("mel variants     %s spectrum, %s scale, %s filter norm, %s padding, %s framing%s\n",
+                    m.spectrum.c_str(), m.mel_scale.c_str(), m.filter_norm.c_str(), m.pad.c_str(), m.framing.c_str(),
+                    m.mean.empty() ? "" : ", per-band mean/std");
+      }
     }
     std::printf("parameters       %lld\n", static_cast<long long>(model.parameter_count()));
     std::printf("file size        %s\n", format_bytes(double(std::filesystem::file_size(file))).c_str());

@@ -84,8 +84,7 @@ std::vector<std::pair<std::vector<int>, Conditioning>> read_calibration(const Mo
     if (front_end) {
       const int64_t frames = front_end->frames(int64_t(audio.size()));
       if (frames < 1) continue;  // shorter than one frame: nothing to condition on
-      audio.resize(size_t(frames * c.local_hop));
-      clip_conditioning.local_features = front_end->compute(audio);
+      clip_conditioning.local_features = front_end->features_of(audio);
       clip_conditioning.local_frames = int(frames);
       clip_conditioning.check(c);
     }

@@ -37,6 +37,10 @@ ModelConfig::LocalMel read_local_mel(const nlohmann::json& v) {
     if (!x.is_number()) throw Error("config: local_mel." + key + " must be a number");
     return x.get<double>();
   };
+  auto string = [](const nlohmann::json& x, const std::string& key) {
+    if (!x.is_string()) throw Error("config: local_mel." + key + " must be a string");
+    return x.get<std::string>();
+  };
   for (const auto& [key, value] : v.items()) {
     if (key == "fft_size") m.fft_size = json_int(value, "local_mel.fft_size");
     else if (key == "window") {
@@ -46,7 +50,18 @@ ModelConfig::LocalMel read_local_mel(const nlohmann::json& v) {
     else if (key == "max_hz") m.max_hz = number(value, key);
     else if (key == "min_db") m.min_db = number(value, key);
     else if (key == "max_db") m.max_db = number(value, key);
-    else throw Error("config: unknown key 'local_mel." + key + "'");
+    else if (key == "spectrum") m.spectrum = string(value, key);
+    else if (key == "mel_scale") m.mel_scale = string(value, key);
+    else if (key == "filter_norm") m.filter_norm = string(value, key);
+    else if (key == "pad") m.pad = string(value, key);
+    else if (key == "framing") m.framing = string(value, key);
+    else if (key == "log") m.log = string(value, key);
+    else if (key == "mean" || key == "std") {
+      if (!value.is_array()) throw Error("config: local_mel." + key + " must be an array of numbers");
+      std::vector<double>& out = key == "mean" ? m.mean : m.std;
+      out.clear();
+      for (const auto& x : value) out.push_back(number(x, key + " entry"));
+    } else throw Error("config: unknown key 'local_mel." + key + "'");
   }
   return m;
 }
@@ -134,6 +149,31 @@ void ModelConfig::validate_vocoder() const {
     if (!(std::isfinite(m.min_db) && std::isfinite(m.max_db) && m.max_db > m.min_db)) {
       throw Error("config: local_mel needs finite min_db < max_db");
     }
+    auto one_of = [](const char* key, const std::string& value, const char* a, const char* b) {
+      if (value != a && value != b) {
+        throw Error("config: local_mel." + std::string(key) + " '" + value + "' is not " + a + " or " + b);
+      }
+    };
+    one_of("spectrum", m.spectrum, "power", "magnitude");
+    one_of("mel_scale", m.mel_scale, "htk", "slaney");
+    one_of("filter_norm", m.filter_norm, "none", "slaney");
+    one_of("pad", m.pad, "zeros", "reflect");
+    one_of("framing", m.framing, "hop", "librosa");
+    one_of("log", m.log, "db", "log10");
+    for (const char* key : {"mean", "std"}) {
+      const std::vector<double>& values = std::string(key) == "mean" ? m.mean : m.std;
+      if (!values.empty() && int64_t(values.size()) != local_channels) {
+        throw Error("config: local_mel." + std::string(key) + " has " + std::to_string(values.size()) +
+                    " entries, not local_channels = " + std::to_string(local_channels));
+      }
+    }
+    if (m.mean.empty() != m.std.empty()) throw Error("config: local_mel.mean and local_mel.std go together");
+    for (double x : m.mean) {
+      if (!std::isfinite(x)) throw Error("config: local_mel.mean entries must be finite");
+    }
+    for (double x : m.std) {
+      if (!(std::isfinite(x) && x > 0)) throw Error("config: local_mel.std entries must be finite and > 0");
+    }
   }
 }
 
@@ -170,6 +210,19 @@ std::string ModelConfig::to_json() const {
     j["local_mel"] = {{"fft_size", local_mel->fft_size}, {"window", local_mel->window},
                       {"min_hz", local_mel->min_hz},     {"max_hz", local_mel->max_hz},
                       {"min_db", local_mel->min_db},     {"max_db", local_mel->max_db}};
+    // The variants only when not fastwave's own, so older files keep their exact JSON.
+    const LocalMel defaults;
+    auto variant = [&](const char* key, const std::string& value, const std::string& fallback) {
+      if (value != fallback) j["local_mel"][key] = value;
+    };
+    variant("spectrum", local_mel->spectrum, defaults.spectrum);
+    variant("mel_scale", local_mel->mel_scale, defaults.mel_scale);
+    variant("filter_norm", local_mel->filter_norm, defaults.filter_norm);
+    variant("pad", local_mel->pad, defaults.pad);
+    variant("framing", local_mel->framing, defaults.framing);
+    variant("log", local_mel->log, defaults.log);
+    if (!local_mel->mean.empty()) j["local_mel"]["mean"] = local_mel->mean;
+    if (!local_mel->std.empty()) j["local_mel"]["std"] = local_mel->std;
   }
   return j.dump();
 }

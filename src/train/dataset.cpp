@@ -144,9 +144,9 @@ std::vector<Sequence> load_split(const std::vector<Utterance>& rows, const std::
       try {
         std::vector<float> audio = read_audio(files[i]->path, config.sample_rate);
         if (front_end) {
-          // The features cover whole frames: the samples past the last one are dropped.
-          audio.resize(size_t(front_end->frames(int64_t(audio.size())) * config.local_hop));
-          sequences[i].mel = front_end->compute(audio);
+          // The features cover whole frames: the samples past the last one are dropped
+          // (or, with librosa's framing, zeros added up to its extra frame).
+          sequences[i].mel = front_end->features_of(audio);
         }
         const auto ids = encode_audio(config, audio);
         sequences[i].ids.assign(ids.begin(), ids.end());

@@ -457,17 +457,17 @@ def replay(label, model, config, features, codes, seed, temperature, rows=None):
 
 # -- converter errors ---------------------------------------------------------------------
 
-def expect_error(name, checkpoint, hparams, out, expect, process=False):
+def expect_error(name, checkpoint, hparams, out, expect, process=False, args=()):
     """The converter fails with one line naming the problem and writes nothing. Most
     cases call its main() in this process (an interpreter start with PyTorch costs
     seconds); `process` runs the real command line."""
     if process:
-        r = convert(checkpoint, hparams, out)
+        r = run([PYTHON, CONVERTER, checkpoint, hparams, out, *args])
         rc, stderr = r.returncode, r.stderr
     else:
         import convert_wavenet_vocoder as converter
         try:
-            converter.main([checkpoint, hparams, out])
+            converter.main([checkpoint, hparams, out, *args])
             rc, stderr = 0, ""
         except SystemExit as e:  # sys.exit(message): exit code 1, the message on stderr
             rc, stderr = (1, str(e.code) + "\n") if isinstance(e.code, str) else (e.code, "")
@@ -556,6 +556,23 @@ def test_converter_errors(workdir):
         "lsm", **dict(raw, log_scale_min=0.5)), out, "log_scale_min")
     expect_error("unknown output_distribution", raw_ckpt, hparams(
         "udist", **dict(raw, output_distribution="Laplace")), out, "Laplace")
+    # The mel front end recorded from the hparams (local_mel), and --meanvar.
+    expect_error("win_length differs from fft_size", good, hparams("win", win_length=512), out,
+                 "win_length=512")
+    expect_error("window not hann", good, hparams("window", window="hamming"), out, "'hamming'")
+    expect_error("num_mels disagrees with the checkpoint", good, hparams("mels", num_mels=80), out,
+                 "num_mels=80")
+    expect_error("fmax above Nyquist", good, hparams("fmax", fmax=9000), out, "fmax=9000")
+    stats = os.path.join(workdir, "err_stats4.npy")
+    np.save(stats, np.ones((2, 4)))
+    expect_error("--meanvar with the wrong band count", good, good_hp, out, "4 bands",
+                 args=("--meanvar", stats))
+    zero = os.path.join(workdir, "err_stats0.npy")
+    np.save(zero, np.stack([np.zeros(5), np.array([1, 1, 0, 1, 1.0])]))
+    expect_error("--meanvar with a zero scale", good, good_hp, out, "scales > 0",
+                 args=("--meanvar", zero))
+    expect_error("--meanvar not a .npy", good, good_hp, out, "--meanvar",
+                 args=("--meanvar", good_hp))
     leftovers = [f for f in os.listdir(workdir) if f.startswith("err_out")]
     check("converter errors leave no temporary files", not leftovers, str(leftovers))
 
@@ -595,6 +612,59 @@ def test_format(workdir):
             c, t = fwf.read_model(path)
             check(f"format: models/{model} re-encodes to the same bytes",
                   fwf.encode(c, t) == open(path, "rb").read())
+
+
+def test_front_end(workdir, engine):
+    """The converted file records upstream's mel front end: `fastwave mel -m` on it gives
+    what upstream's preprocessing (audio.py's logmelspectrogram, then the StandardScaler of
+    preprocess_normalize.py) gives, here against test_librosa_mel.py's numpy transcription."""
+    import test_librosa_mel as lm
+    bands = 20
+    hp = dict(CONFIGS["raw_logistic10"][0], cin_channels=bands, num_mels=bands, fft_size=512,
+              win_length=-1, win_length_ms=32.0, fmin=50, fmax=None)  # 32 ms at 16 kHz = 512
+    model = make_model(hp, 21)
+    checkpoint = os.path.join(workdir, "mel.pt")
+    hparams = os.path.join(workdir, "mel.json")
+    stats = os.path.join(workdir, "mel_stats.npy")
+    out = os.path.join(workdir, "mel.fwm")
+    save_checkpoint(model, "wrapped", checkpoint)
+    with open(hparams, "w") as f:
+        json.dump(hp, f)
+    rng = np.random.default_rng(5)
+    mean, scale = rng.uniform(-4, 0, bands), rng.uniform(0.3, 1.5, bands)
+    np.save(stats, np.stack([mean, scale]).astype(np.float32))
+    r = run([PYTHON, CONVERTER, checkpoint, hparams, out, "--meanvar", stats])
+    if not check("front end: converter with --meanvar succeeds", r.returncode == 0, r.stderr.strip()):
+        return
+    config, _ = fwf.read_model(out)
+    mel = config["local_mel"]
+    expected = {"fft_size": 512, "window": "hann", "min_hz": 50.0, "max_hz": 0.0, "min_db": -100.0,
+                "max_db": 50.0, "spectrum": "magnitude", "mel_scale": "slaney",
+                "filter_norm": "slaney", "pad": "reflect", "framing": "librosa", "log": "log10"}
+    check("front end: local_mel records librosa's front end from the hparams",
+          {k: v for k, v in mel.items() if k not in ("mean", "std")} == expected, str(mel))
+    check("front end: --meanvar gives local_mel mean/std (the .npy's float32 values)",
+          mel.get("mean") == mean.astype(np.float32).astype(float).tolist()
+          and mel.get("std") == scale.astype(np.float32).astype(float).tolist())
+    if engine is None:
+        return
+    x = lm.test_signal(hp["sample_rate"], seconds=0.5)
+    pcm = np.round(x * 32767).astype(np.int64)
+    wav = os.path.join(workdir, "mel.wav")
+    write_wav(wav, pcm, hp["sample_rate"])
+    npy = os.path.join(workdir, "mel_feats.npy")
+    r = run([engine, "mel", wav, "-m", out, "-o", npy, "-q"])
+    if not check("front end: fastwave mel -m converted.fwm", r.returncode == 0, r.stderr.strip()):
+        return
+    got = np.load(npy)
+    # upstream's load_wav divides 16-bit samples by 2^15, as fastwave's reader does.
+    want = lm.log_mel(pcm / 32768.0, hp["sample_rate"], 512, 6, bands, 50, None,
+                      mean.astype(np.float32), scale.astype(np.float32))
+    err = max_err(got, want) if got.shape == want.shape else float("inf")
+    measured["front end: fastwave mel vs numpy librosa transcription (standardised units)"] = (
+        err, float(np.max(np.abs(want))))
+    check("front end: features equal upstream's preprocessing (transcribed) to 1e-3",
+          err <= 1e-3, f"shape {got.shape} vs {want.shape}, max error {err}")
 
 
 def test_engine_files(workdir, engine):
@@ -642,6 +712,7 @@ def main():
               for name, c in CONFIGS.items() if not args.only or name == args.only]
     if not args.only:
         tests.append(("converter errors", lambda: test_converter_errors(workdir)))
+        tests.append(("front end", lambda: test_front_end(workdir, engine)))
         if engine is not None:
             tests.append(("engine files", lambda: test_engine_files(workdir, engine)))
     for name, test in tests:
