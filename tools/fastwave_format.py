@@ -43,6 +43,7 @@ OPTIONAL_CONFIG = {
     "upsample_freq_kernel": 1,
     "upsample_conv_in": False,
     "cin_pad": 0,
+    "upsample_transposed": False,  # written only when true, after cin_pad
     "output": "softmax",
     "mixtures": 0,
     "log_scale_min": -16.0,
@@ -118,6 +119,10 @@ def check_optional_config(c):
         raise FormatError("config 'upsample_conv_in' needs upsample_scales")
     if not is_int(c["cin_pad"]) or not 0 <= c["cin_pad"] <= (64 if c["upsample_conv_in"] else 0):
         raise FormatError("config 'cin_pad' must be 0, or 0..64 with upsample_conv_in")
+    if not isinstance(c["upsample_transposed"], bool):
+        raise FormatError("config 'upsample_transposed' must be true or false")
+    if c["upsample_transposed"] and (scales is None or c["upsample_conv_in"]):
+        raise FormatError("config 'upsample_transposed' needs upsample_scales and takes no conv_in")
     if c["local_mel"] is not None and not isinstance(c["local_mel"], dict):
         raise FormatError("config 'local_mel' must be an object")
     if c["output"] not in OUTPUTS:
@@ -149,6 +154,8 @@ def config_json(config):
         out["upsample_scales"] = list(c["upsample_scales"])
         for key in ("upsample_freq_kernel", "upsample_conv_in", "cin_pad"):
             out[key] = c[key]
+        if c["upsample_transposed"]:
+            out["upsample_transposed"] = True
     if c["output"] != "softmax":
         out["output"] = c["output"]
         out["mixtures"] = c["mixtures"]
@@ -197,7 +204,11 @@ def expected_tensors(config):
         t["upsample.conv_in.weight"] = (c["local_channels"], c["local_channels"],
                                         2 * c["cin_pad"] + 1)
     for i, s in enumerate(c.get("upsample_scales") or ()):
-        t[f"upsample.convs.{i}.weight"] = (1, 1, c["upsample_freq_kernel"], 2 * s + 1)
+        if c.get("upsample_transposed"):  # ConvTranspose2d stages with a bias
+            t[f"upsample.convs.{i}.weight"] = (1, 1, c["upsample_freq_kernel"], s)
+            t[f"upsample.convs.{i}.bias"] = (1,)
+        else:
+            t[f"upsample.convs.{i}.weight"] = (1, 1, c["upsample_freq_kernel"], 2 * s + 1)
     return t
 
 
