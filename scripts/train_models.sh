@@ -4,7 +4,8 @@
 #
 #   bash scripts/train_models.sh [MINUTES] [RUN_DIR]     (default: 150 minutes, runs/)
 #
-# Each run starts from models/NAME.fwm (--init-from: a fresh optimizer, warm-up, cosine
+# Each run starts from models/NAME.fwm (--init-from: a fresh optimizer at a fifth of the
+# first sessions' rate, which restarts gain from (models/README.md, session 5), warm-up, cosine
 # decay over the steps one session can do), exports to RUN_DIR/NAME.fwm whenever the
 # validation NLL beats the shipped model's, and logs to RUN_DIR/NAME.log. Copy an improved
 # RUN_DIR/NAME.fwm over models/NAME.fwm and commit it with its numbers.
@@ -21,7 +22,7 @@ mkdir -p "$runs"
 seed="${SEED:-$(date +%s)}"
 echo "seed $seed" >&2
 # Validation: 30 s of the violin valid rendering, 8 s of each speaker's valid audio.
-common=(--batch 2 --output-length 8192 --lr 1e-3 --warmup-steps 200 --valid-every 250 --threads 1
+common=(--batch 2 --output-length 8192 --lr 2e-4 --warmup-steps 50 --valid-every 150 --threads 1
         --max-minutes "$minutes" --steps 6000)
 for name in violin speech; do
   valid=30; [ "$name" = speech ] && valid=8
