@@ -13,68 +13,34 @@ import argparse
 import os
 import re
 import sys
-import warnings
 
 PROG = os.path.basename(sys.argv[0])
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
     import fastwave_format as fwf
+    import numpy as np
     import torch
+    from torch_checkpoint import ConvertError, float_arrays, is_state_dict, load_checkpoint, one_line
 except ImportError as e:  # e.g. run by a Python without numpy or PyTorch
     sys.exit(f"{PROG}: error: {e}; run with /usr/bin/python3 (needs numpy and PyTorch)")
 
 
-class ConvertError(Exception):
-    pass
-
-
-def one_line(error):
-    return " ".join(str(error).split()) or type(error).__name__
-
-
 def load_state_dict(path):
     """Returns ({name: float32 numpy array}, {attribute: int} read from a whole model)."""
-    if not os.path.isfile(path):
-        problem = "is a directory" if os.path.isdir(path) else "no such file"
-        raise ConvertError(f"cannot read checkpoint '{path}': {problem}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. SourceChangeWarning on whole models
-            obj = torch.load(path, map_location="cpu")
-    except (ModuleNotFoundError, AttributeError) as e:
-        # A pickled model object whose class (e.g. wavenet_model.WaveNetModel) is missing.
-        raise ConvertError(
-            f"cannot unpickle '{path}': its model class is not importable ({one_line(e)}); "
-            "put pytorch-wavenet on PYTHONPATH, or save model.state_dict() instead") from None
-    except Exception as e:  # torch raises many types for truncated or foreign files
-        raise ConvertError(f"cannot read checkpoint '{path}': {one_line(e)}") from None
-
+    # A pickled model object (e.g. wavenet_model.WaveNetModel) needs its class importable.
+    obj = load_checkpoint(path, missing_class_hint="put pytorch-wavenet on PYTHONPATH, "
+                                                   "or save model.state_dict() instead")
     attributes = {}
-    if isinstance(obj, dict):  # a training checkpoint that wraps the state_dict
-        for key in ("state_dict", "model_state_dict", "model"):
-            if isinstance(obj.get(key), (dict, torch.nn.Module)):
-                obj = obj[key]
-                break
-    if isinstance(obj, (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)):
-        obj = obj.module
     if isinstance(obj, torch.nn.Module):
         for name in ("layers", "blocks", "local_hop"):
             value = getattr(obj, name, None)
             if isinstance(value, int) and not isinstance(value, bool):
                 attributes[name] = value
         obj = obj.state_dict()
-    if not isinstance(obj, dict) or not obj or \
-            not all(isinstance(v, torch.Tensor) for v in obj.values()):
+    if not is_state_dict(obj):
         raise ConvertError(f"'{path}' holds neither a state_dict nor a model")
-
-    tensors = {}
-    for name, value in obj.items():
-        name = name[len("module."):] if name.startswith("module.") else name  # DataParallel
-        if not value.is_floating_point():
-            raise ConvertError(f"tensor '{name}' has dtype {value.dtype}, expected floating point")
-        tensors[name] = value.detach().cpu().float().numpy()
-    return tensors, attributes
+    return float_arrays(obj, np.float32), attributes
 
 
 def shape_of(tensors, name, dims):

@@ -20,7 +20,6 @@ import math
 import os
 import re
 import sys
-import warnings
 
 PROG = os.path.basename(sys.argv[0])
 
@@ -29,6 +28,7 @@ try:
     import numpy as np
     import fastwave_format as fwf
     import torch
+    from torch_checkpoint import ConvertError, float_arrays, is_state_dict, load_checkpoint, one_line
 except ImportError as e:  # e.g. run by a Python without numpy or PyTorch
     sys.exit(f"{PROG}: error: {e}; run with /usr/bin/python3 (needs numpy and PyTorch)")
 
@@ -46,45 +46,14 @@ UPSTREAM_DEFAULTS = {
 }
 
 
-class ConvertError(Exception):
-    pass
-
-
-def one_line(error):
-    return " ".join(str(error).split()) or type(error).__name__
-
-
 def load_state_dict(path):
     """{name: float64 numpy array}, unwrapped and without a "module." prefix."""
-    if not os.path.isfile(path):
-        problem = "is a directory" if os.path.isdir(path) else "no such file"
-        raise ConvertError(f"cannot read checkpoint '{path}': {problem}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            obj = torch.load(path, map_location="cpu")
-    except Exception as e:  # torch raises many types for truncated or foreign files
-        raise ConvertError(f"cannot read checkpoint '{path}': {one_line(e)}") from None
-    if isinstance(obj, dict):
-        for key in ("state_dict", "model_state_dict", "model"):
-            if isinstance(obj.get(key), (dict, torch.nn.Module)):
-                obj = obj[key]
-                break
+    obj = load_checkpoint(path)
     if isinstance(obj, torch.nn.Module):
         obj = obj.state_dict()
-    if not isinstance(obj, dict) or not obj or \
-            not all(isinstance(v, torch.Tensor) for v in obj.values()):
+    if not is_state_dict(obj):
         raise ConvertError(f"'{path}' holds no state_dict")
-    tensors = {}
-    for name, value in obj.items():
-        name = name[len("module."):] if name.startswith("module.") else name
-        if not value.is_floating_point():
-            raise ConvertError(f"tensor '{name}' has dtype {value.dtype}, expected floating point")
-        array = value.detach().cpu().double().numpy()
-        if not np.all(np.isfinite(array)):
-            raise ConvertError(f"tensor '{name}' has non-finite values")
-        tensors[name] = array
-    return tensors
+    return float_arrays(obj, np.float64, finite=True)
 
 
 def load_hparams(path):

@@ -62,11 +62,9 @@ std::vector<Case> cases() {
   v1.upsample_freq_kernel = 1;
   v1.upsample_scales = {3, 2};
   out.push_back({"vocoder_freq1", v1, false, true});
-  ModelConfig vt = l;  // r9y9's older transposed-conv stages (bias and ReLU), kernel 3
-  vt.kernel_size = 3;
-  vt.local_hop = 6;
-  vt.upsample_scales = {2, 3};
-  vt.upsample_freq_kernel = 3;
+  ModelConfig vt = v;  // r9y9's older transposed-conv stages (bias and ReLU), no conv_in
+  vt.upsample_conv_in = false;
+  vt.cin_pad = 0;
   vt.upsample_transposed = true;
   out.push_back({"vocoder_transposed", vt, false, true});
   // r9y9's mixture outputs: a scalar input and 16-bit codes.
