@@ -66,6 +66,27 @@ void write_npy(const std::string& path, std::span<const float> values, std::vect
 // Checks the header's shape against the file's size before allocating anything.
 std::vector<float> read_npy(const std::string& path, std::vector<int64_t>* shape);
 
+// A float32 .npy read a few rows at a time, from a file or standard input ("-"): the
+// header first, then rows as they arrive, so a pipe is used while it is being written and
+// memory follows the rows asked for, not the file.
+class NpyReader {
+ public:
+  // Reads and checks the header (a file's size against its shape, too). Throws
+  // fastwave::Error naming the file.
+  explicit NpyReader(const std::string& path);
+  ~NpyReader();
+  const std::vector<int64_t>& shape() const;
+  int64_t rows() const;        // shape[0]
+  int64_t row_values() const;  // the product of the other dimensions
+  // The next min(rows, what is left) rows; throws if the input ends early, or (standard
+  // input) holds more than the shape says once the last row is read.
+  std::vector<float> read_rows(int64_t rows);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // A float32 .npy of a known shape whose rows arrive in order (e.g. logits chunk by chunk).
 class NpyWriter {
  public:

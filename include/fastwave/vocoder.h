@@ -1,13 +1,16 @@
 // The vocoder's input: the log-mel front end a model's config records (`local_mel`), the
-// one definition behind `fastwave mel`, `fastwave vocode` and training on audio.
+// one definition behind `fastwave mel`, `fastwave vocode` and training on audio; and
+// vocoding as the frames arrive (VocoderStream).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "fastwave/audio_quality.h"
 #include "fastwave/config.h"
+#include "fastwave/network.h"
 
 namespace fastwave {
 
@@ -43,6 +46,44 @@ class MelFrontEnd {
   double min_db_, max_db_;
   bool log10_;
   std::vector<double> mean_, std_;
+};
+
+struct VocoderStreamOptions {
+  int speaker = -1;  // for speaker-conditioned vocoders
+  float temperature = 1.0f;
+  uint64_t seed = 0;
+};
+
+// Vocoding with a bounded look-ahead: mel frames in as a front end makes them, sample codes
+// out as soon as the frames received settle them. The codes are exactly those of vocoding
+// the whole utterance at once (the silence code at sample 0, as generate()'s prime, then
+// generate() on a fast generator with the same seed and temperature), however the frames
+// are split. Memory stays bounded: only the frames the upsampling
+// network can still reach are kept.
+class VocoderStream {
+ public:
+  // Throws fastwave::Error unless the network has local conditioning.
+  explicit VocoderStream(std::shared_ptr<const Network> network, const VocoderStreamOptions& options = {});
+  ~VocoderStream();
+  VocoderStream(const VocoderStream&) = delete;
+  VocoderStream& operator=(const VocoderStream&) = delete;
+
+  // How many frames after frame f must arrive before f's samples can be made (the reach
+  // of the upsampling network; 0 without one), and that many hops of latency.
+  int lookahead_frames() const;
+  // Appends frames [n][local_channels] (n may be 0) and returns the codes they settle;
+  // decode_codes() turns codes into audio.
+  std::vector<int> push(std::span<const float> frames);
+  // No more frames: returns the rest, frames x local_hop codes in all.
+  std::vector<int> finish();
+  // Codes returned so far.
+  int64_t samples() const { return emitted_; }
+
+ private:
+  std::vector<int> append(std::span<const float> frames, bool last);
+  struct State;
+  std::unique_ptr<State> state_;
+  int64_t emitted_ = 0;
 };
 
 }  // namespace fastwave

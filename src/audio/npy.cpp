@@ -1,9 +1,11 @@
 // float32 .npy files (NumPy format version 1.0), little-endian, C order. The header is a
 // Python dict literal; it is parsed by hand with every length bounded, and the shape it
 // claims is checked against the file's size before anything is allocated.
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "fastwave/audio.h"
 #include "fastwave/error.h"
@@ -141,13 +143,18 @@ void write_npy(const std::string& path, std::span<const float> values, std::vect
 
 namespace {
 
-// The .npy in `bytes`; `name` is how errors call it.
-std::vector<float> parse_npy(std::span<const uint8_t> bytes, const std::string& name, std::vector<int64_t>* shape) {
+// The header's length from the preamble (kPreambleBytes of `bytes`).
+size_t header_length(std::span<const uint8_t> bytes, const std::string& name) {
   if (bytes.size() < kPreambleBytes) throw Error(name + " is not a .npy file (too short)");
   if (std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0 || bytes[6] != 1) {
     throw Error(name + " is not a version 1 .npy file");
   }
-  const size_t header_len = bytes[8] | (size_t(bytes[9]) << 8);
+  return bytes[8] | (size_t(bytes[9]) << 8);
+}
+
+// The .npy in `bytes`; `name` is how errors call it.
+std::vector<float> parse_npy(std::span<const uint8_t> bytes, const std::string& name, std::vector<int64_t>* shape) {
+  const size_t header_len = header_length(bytes, name);
   if (kPreambleBytes + header_len > bytes.size()) throw Error(name + ": truncated header");
   const std::string header(reinterpret_cast<const char*>(bytes.data()) + kPreambleBytes, header_len);
   const std::vector<int64_t> dims = HeaderParser(header, name).parse();
@@ -174,6 +181,73 @@ std::vector<float> read_npy(const std::string& path, std::vector<int64_t>* shape
   if (path == "-") return parse_npy(io::read_standard_input("the .npy", kMaxStdinBytes), "'-' (standard input)", shape);
   io::InputFile input(path, ".npy file");
   return parse_npy(input.read_all(input.size()), "'" + path + "'", shape);
+}
+
+struct NpyReader::State {
+  std::optional<io::InputFile> file;  // none: standard input
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t rows = 0, row_values = 1, read = 0;
+
+  size_t fill(std::span<uint8_t> bytes) {
+    if (!file) return io::read_standard_input_into(bytes, "the .npy");
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const size_t got = file->read_some(bytes.subspan(done));
+      if (got == 0) break;
+      done += got;
+    }
+    return done;
+  }
+  void fill_exactly(std::span<uint8_t> bytes, const std::string& where) {
+    if (fill(bytes) != bytes.size()) throw Error(name + ": truncated " + where);
+  }
+};
+
+NpyReader::NpyReader(const std::string& path) : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.name = path == "-" ? "'-' (standard input)" : "'" + path + "'";
+  if (path != "-") s.file.emplace(path, ".npy file");
+  uint8_t preamble[kPreambleBytes];
+  if (s.fill(preamble) != kPreambleBytes) throw Error(s.name + " is not a .npy file (too short)");
+  const size_t header_len = header_length(preamble, s.name);
+  std::string header(header_len, '\0');
+  s.fill_exactly({reinterpret_cast<uint8_t*>(header.data()), header.size()}, "header");
+  s.shape = HeaderParser(header, s.name).parse();
+  if (s.shape.empty()) throw Error(s.name + ": a 0-D array has no rows");
+  s.rows = s.shape[0];
+  // A row must fit in memory on its own (1 GB): the dimensions are checked one by one.
+  constexpr int64_t kMaxRowValues = int64_t{1} << 28;
+  for (size_t i = 1; i < s.shape.size(); ++i) {
+    if (s.shape[i] != 0 && s.row_values > kMaxRowValues / s.shape[i]) throw Error(s.name + ": rows too large");
+    s.row_values *= s.shape[i];
+  }
+  if (s.file) {
+    const uint64_t data_bytes = s.file->size() - std::min<uint64_t>(s.file->size(), kPreambleBytes + header_len);
+    const uint64_t row_bytes = uint64_t(s.row_values) * 4;
+    if (row_bytes ? data_bytes % row_bytes != 0 || data_bytes / row_bytes != uint64_t(s.rows) : data_bytes != 0) {
+      throw Error(s.name + ": its shape does not match the " + std::to_string(data_bytes) + " data bytes in the file");
+    }
+  }
+}
+
+NpyReader::~NpyReader() = default;
+const std::vector<int64_t>& NpyReader::shape() const { return state_->shape; }
+int64_t NpyReader::rows() const { return state_->rows; }
+int64_t NpyReader::row_values() const { return state_->row_values; }
+
+std::vector<float> NpyReader::read_rows(int64_t rows) {
+  State& s = *state_;
+  const int64_t n = std::clamp<int64_t>(rows, 0, s.rows - s.read);
+  std::vector<float> values(size_t(n * s.row_values));
+  s.fill_exactly({reinterpret_cast<uint8_t*>(values.data()), values.size() * sizeof(float)},
+                 "after " + std::to_string(s.read) + " of " + std::to_string(s.rows) + " rows");
+  s.read += n;
+  uint8_t extra;
+  if (n > 0 && s.read == s.rows && s.fill({&extra, 1}) != 0) {
+    throw Error(s.name + ": more data than its shape (" + std::to_string(s.rows) + " rows) says");
+  }
+  return values;
 }
 
 struct NpyWriter::State {

@@ -10,11 +10,8 @@
 namespace fastwave::cli {
 namespace {
 
-// The mel .npy as conditioning, with errors that name the file and what is wrong.
-Conditioning read_mel(const std::string& path, const ModelConfig& c) {
-  std::vector<int64_t> shape;
-  Conditioning conditioning;
-  conditioning.local_features = read_npy(path, &shape);
+// Checks a mel .npy's shape against the vocoder, with errors that name the file.
+void check_mel_shape(const std::string& path, const std::vector<int64_t>& shape, const ModelConfig& c) {
   if (shape.size() != 2) throw Error("'" + path + "': mel must be 2-D [frames, " + std::to_string(c.local_channels) + "]");
   if (shape[1] != c.local_channels) {
     throw Error("'" + path + "' has " + std::to_string(shape[1]) + " bands; the vocoder takes " +
@@ -22,8 +19,51 @@ Conditioning read_mel(const std::string& path, const ModelConfig& c) {
   }
   if (shape[0] < 1) throw Error("'" + path + "' has no frames");
   if (shape[0] * c.local_hop > kMaxWavSamples) throw Error("'" + path + "' covers more samples than a WAV file holds");
+}
+
+// The mel .npy as conditioning (read whole).
+Conditioning read_mel(const std::string& path, const ModelConfig& c) {
+  std::vector<int64_t> shape;
+  Conditioning conditioning;
+  conditioning.local_features = read_npy(path, &shape);
+  check_mel_shape(path, shape, c);
   conditioning.local_frames = static_cast<int>(shape[0]);
   return conditioning;
+}
+
+// Frames read per push when streaming: the upsampling network is recomputed over its
+// reach for every push, so a few frames at a time cost little and add only a few hops of
+// latency.
+constexpr int64_t kFramesPerPush = 4;
+
+void report(const std::string& out, int64_t samples, int64_t frames, double seconds, int sample_rate) {
+  const double audio_seconds = double(samples) / sample_rate;
+  std::printf("wrote %s: %lld samples (%.2f s of audio) from %lld frames in %.2f s: %.2fx real time (RTF %.3f)\n",
+              out.c_str(), static_cast<long long>(samples), audio_seconds, static_cast<long long>(frames), seconds,
+              audio_seconds / seconds, seconds / audio_seconds);
+}
+
+// One utterance, streamed: frames are read a few at a time (from a pipe as they are
+// written) and the audio they settle goes to the WAV file at once, so memory stays flat
+// however long the utterance.
+void vocode_streaming(const Model& model, const std::string& mel, const std::string& out,
+                      const VocoderStreamOptions& options, bool quiet) {
+  const ModelConfig& c = model.config();
+  NpyReader reader(mel);
+  check_mel_shape(mel, reader.shape(), c);
+  const int64_t total = reader.rows() * c.local_hop;
+  VocoderStream stream(Network::build(model), options);
+  WavWriter wav(out, c.sample_rate);
+  Progress progress("vocode", c.sample_rate, !quiet && total > c.sample_rate);
+  for (int64_t read = 0; read < reader.rows(); read += kFramesPerPush) {
+    wav.append(decode_codes(c, stream.push(reader.read_rows(kFramesPerPush))));
+    progress.update(stream.samples(), total);
+  }
+  wav.append(decode_codes(c, stream.finish()));
+  progress.update(stream.samples(), total);
+  const double seconds = progress.finish();
+  wav.commit();
+  if (!quiet) report(out, total, reader.rows(), seconds, c.sample_rate);
 }
 
 }  // namespace
@@ -60,7 +100,12 @@ void add_vocode_command(CLI::App& app) {
     if (!c.has_local()) throw Error("'" + o->model + "' has no local conditioning: it is not a vocoder");
     const int count = int(o->mels.size());
     if (std::count(o->mels.begin(), o->mels.end(), "-") > 1) throw Error("standard input (--mel -) can be read once");
-    if (count > 1 && o->sampling.parsed_method() == Method::kNaive) throw Error("several --mel need the fast method");
+    const Method method = o->sampling.parsed_method();
+    if (count > 1 && method == Method::kNaive) throw Error("several --mel need the fast method");
+    if (count == 1 && method == Method::kFast) {  // streamed: frames in, audio out as they settle
+      vocode_streaming(model, o->mels[0], o->out, {o->speaker, options.temperature, options.seed}, o->quiet);
+      return;
+    }
     std::vector<Conditioning> conditionings;
     int64_t total = 0, frames = 0;
     for (const auto& mel : o->mels) {
@@ -83,7 +128,7 @@ void add_vocode_command(CLI::App& app) {
     if (count == 1) {
       options.samples = total - 1;
       options.sink = [&](std::span<const int> ids) { wavs[0]->append(decode_codes(c, ids)); };
-      auto generator = make_generator(network, o->sampling.parsed_method(), conditionings[0]);
+      auto generator = make_generator(network, method, conditionings[0]);
       generate(*generator, c, options);
     } else {
       std::vector<StreamRequest> requests(count);
@@ -96,11 +141,7 @@ void add_vocode_command(CLI::App& app) {
     const double seconds = progress.finish();
     for (auto& wav : wavs) wav->commit();
     if (!o->quiet) {
-      const double audio_seconds = double(total) / c.sample_rate;
-      std::printf("wrote %s: %lld samples (%.2f s of audio) from %lld frames in %.2f s: %.2fx real time (RTF %.3f)\n",
-                  count == 1 ? o->out.c_str() : (numbered_path(o->out, 0, count) + " ...").c_str(),
-                  static_cast<long long>(total), audio_seconds, static_cast<long long>(frames), seconds,
-                  audio_seconds / seconds, seconds / audio_seconds);
+      report(count == 1 ? o->out : numbered_path(o->out, 0, count) + " ...", total, frames, seconds, c.sample_rate);
     }
   });
 }

@@ -90,8 +90,11 @@ RingArena::RingArena(const Network& network, int streams) : per_stream_(floats_p
   memory_.reset(static_cast<float*>(p));
 }
 
-FastStream::FastStream(const Network& network, const Conditioning& conditioning, float* rings)
-    : conditioning_(conditioning), terms_(network.packed(), conditioning_) {
+FastStream::FastStream(const Network& network, const Conditioning& conditioning, float* rings,
+                       bool streamed_features)
+    : conditioning_(conditioning),
+      streamed_features_(streamed_features),
+      terms_(network.packed(), conditioning_, streamed_features) {
   const ModelConfig& c = network.config();
   if (!rings) {
     own_rings_ = kernels::allocate_floats(RingArena::floats_per_stream(network));
@@ -109,7 +112,15 @@ FastStream::FastStream(const Network& network, const Conditioning& conditioning,
   reset();
 }
 
+void FastStream::append_features(std::span<const float> frames, bool last) {
+  if (!streamed_features_) throw Error("this stream was given all its features at the start");
+  terms_.append(frames, last, position_);
+}
+
+int64_t FastStream::settled_positions() const { return terms_.settled_samples(); }
+
 void FastStream::reset() {
+  if (streamed_features_ && position_ > 0) throw Error("a stream of streamed features cannot start again");
   // Zeroed rings are the causal zero padding: slots not yet written read as zero.
   std::fill(ring_start_, ring_start_ + ring_floats_, 0.0f);
   heads_.assign(rings_.size(), 0);
@@ -267,7 +278,7 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
 
   for (int b = 0; b < batch; ++b) {
     FastStream& s = *streams[b];
-    check_push(c, s.conditioning_, ids[b], s.position_);
+    check_push(c, ids[b], s.position_, s.settled_positions(), s.terms_.finished());
     const int64_t frame = s.terms_.frame_of(s.position_);
     if (s.terms_.active() && (frame < s.cond_frame_ || frame >= s.cond_frame_ + s.cond_rows_)) {
       s.cond_frame_ = frame;

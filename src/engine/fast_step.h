@@ -37,17 +37,29 @@ class FastStream {
  public:
   // The rings live in `rings` (RingArena::floats_per_stream floats, 64-byte aligned) when
   // given, else in memory of the stream's own.
-  FastStream(const Network& network, const Conditioning& conditioning, float* rings = nullptr);
+  // With `streamed_features` the local features are not in `conditioning` but arrive
+  // through append_features() (only its speaker is used).
+  FastStream(const Network& network, const Conditioning& conditioning, float* rings = nullptr,
+             bool streamed_features = false);
   FastStream(const FastStream&) = delete;
   FastStream& operator=(const FastStream&) = delete;
 
+  // Forgets all history; refused once streamed features were dropped behind the position.
   void reset();
   int64_t position() const { return position_; }
   const Conditioning& conditioning() const { return conditioning_; }
 
+  // Streamed features: appends frames [n][local_channels] (`last`: no more will come).
+  void append_features(std::span<const float> frames, bool last);
+  // Positions whose features are settled: pushes are allowed below this.
+  int64_t settled_positions() const;
+  // Frames after a frame that its positions depend on (the upsampling network's reach).
+  int lookahead_frames() const { return terms_.lookahead_frames(); }
+
  private:
   friend class FastStepper;
   Conditioning conditioning_;
+  bool streamed_features_ = false;
   ConditioningTerms terms_;
   kernels::AlignedFloats own_rings_;
   std::vector<float*> rings_;              // per layer, slots x residual_channels

@@ -32,13 +32,18 @@ int64_t Conditioning::max_samples(const ModelConfig& config) const {
   return int64_t(local_frames) * config.local_hop;
 }
 
-void check_push(const ModelConfig& config, const Conditioning& conditioning, int id, int64_t position) {
+void check_push(const ModelConfig& config, int id, int64_t position, int64_t settled, bool finished) {
   if (id < 0 || id >= config.classes) {
     throw Error("sample id " + std::to_string(id) + " is not in [0, " + std::to_string(config.classes) + ")");
   }
-  if (position >= conditioning.max_samples(config)) {
-    throw Error("local features end at sample " + std::to_string(conditioning.max_samples(config)));
+  if (position >= settled) {
+    throw Error(finished ? "local features end at sample " + std::to_string(settled)
+                         : "the features received so far settle samples up to " + std::to_string(settled));
   }
+}
+
+void check_push(const ModelConfig& config, const Conditioning& conditioning, int id, int64_t position) {
+  check_push(config, id, position, conditioning.max_samples(config), true);
 }
 
 std::span<const float> Generator::feed(std::span<const int> ids) {

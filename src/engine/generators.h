@@ -13,5 +13,8 @@ std::unique_ptr<Generator> make_fast_generator(std::shared_ptr<const Network> ne
 
 // Throws fastwave::Error if `id` is not a class or local features end before `position`.
 void check_push(const ModelConfig& config, const Conditioning& conditioning, int id, int64_t position);
+// The same with the end given: positions below `settled` have their features (streamed
+// features settle as they arrive; `finished` when no more will).
+void check_push(const ModelConfig& config, int id, int64_t position, int64_t settled, bool finished);
 
 }  // namespace fastwave

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "fastwave/distribution.h"
 #include "fastwave/error.h"
@@ -141,18 +142,34 @@ size_t PackedModel::weight_bytes() const {
   return bytes;
 }
 
-ConditioningTerms::ConditioningTerms(const PackedModel& model, const Conditioning& conditioning)
-    : model_(model), conditioning_(conditioning) {
+ConditioningTerms::ConditioningTerms(const PackedModel& model, const Conditioning& conditioning, bool streaming)
+    : model_(model), streaming_(streaming) {
   const ModelConfig& c = model.config;
-  conditioning.check(c);
+  if (!streaming) {
+    conditioning.check(c);
+  } else if (c.has_local()) {  // the speaker is checked now, the features as they come
+    Conditioning speaker_only;
+    speaker_only.speaker = conditioning.speaker;
+    speaker_only.local_frames = 1;
+    speaker_only.local_features.resize(c.local_channels);
+    speaker_only.check(c);
+  }
   active_ = c.has_global() || c.has_local();
   width_ = c.num_layers() * model.pre_width();
   hop_ = c.has_local() ? c.local_hop : 0;
-  if (c.has_local()) frames_ = conditioning.local_frames;
+  if (streaming && !c.has_local()) throw Error("streaming conditioning needs a model with local features");
+  if (c.has_local()) {
+    features_ = conditioning.local_features.data();
+    held_frames_ = streaming ? 0 : conditioning.local_frames;
+    frames_ = held_frames_;
+    finished_ = !streaming;
+  }
   if (c.has_upsampling()) {
-    upsampler_ = std::make_unique<Upsampler>(c, model.upsample, conditioning.local_features, conditioning.local_frames);
+    // Each stage reads one input step either side, at most a frame; conv_in cin_pad frames.
+    lookahead_ = int(c.upsample_scales.size()) + (c.upsample_conv_in ? c.cin_pad : 0);
     hop_ = 1;
-    frames_ = int64_t(conditioning.local_frames) * c.local_hop;
+    frames_ = held_frames_ * c.local_hop;
+    if (!streaming) rebuild_upsampler();
   }
   if (c.has_global()) {
     global_row_.resize(width_);
@@ -164,20 +181,64 @@ ConditioningTerms::ConditioningTerms(const PackedModel& model, const Conditionin
   }
 }
 
+void ConditioningTerms::rebuild_upsampler() {
+  upsampler_.reset();
+  if (held_frames_ > 0) {
+    upsampler_ = std::make_unique<Upsampler>(model_.config, model_.upsample,
+                                             std::span(features_, size_t(held_frames_) * model_.config.local_channels),
+                                             int(held_frames_));
+  }
+}
+
+int64_t ConditioningTerms::settled_samples() const {
+  const ModelConfig& c = model_.config;
+  if (!c.has_local()) return std::numeric_limits<int64_t>::max();
+  return c.has_upsampling() ? frames_ : frames_ * c.local_hop;
+}
+
+void ConditioningTerms::append(std::span<const float> frames, bool last, int64_t first_needed) {
+  const ModelConfig& c = model_.config;
+  if (!streaming_) throw Error("these conditioning terms hold all their features already");
+  if (finished_) throw Error("features appended after the last");
+  if (frames.size() % size_t(c.local_channels) != 0) {
+    throw Error("features must be whole frames of " + std::to_string(c.local_channels) + " values");
+  }
+  // Frames no row still to come can reach are dropped: rows from first_needed on read
+  // frames from its frame - lookahead on.
+  const int64_t rows_per_frame = c.has_upsampling() ? c.local_hop : 1;
+  const int64_t keep_from = std::clamp<int64_t>(first_needed / rows_per_frame - lookahead_, first_frame_,
+                                                first_frame_ + held_frames_);
+  window_.erase(window_.begin(), window_.begin() + (keep_from - first_frame_) * c.local_channels);
+  held_frames_ -= keep_from - first_frame_;
+  first_frame_ = keep_from;
+  window_.insert(window_.end(), frames.begin(), frames.end());
+  held_frames_ += int64_t(frames.size()) / c.local_channels;
+  features_ = window_.data();
+  finished_ = last;
+  if (last && first_frame_ + held_frames_ == 0) throw Error("a stream needs at least one frame of features");
+  const int64_t received = first_frame_ + held_frames_;
+  const int64_t settled = last ? received : std::max<int64_t>(0, received - lookahead_);
+  frames_ = settled * rows_per_frame;
+  if (c.has_upsampling()) rebuild_upsampler();
+}
+
 void ConditioningTerms::compute(int64_t f0, int64_t f1, float* out) const {
   const ModelConfig& c = model_.config;
   const int64_t rows = f1 - f0;
   if (c.has_local()) {
-    const float* features = conditioning_.local_features.data() + f0 * c.local_channels;
+    // Offline the frames held start at 0; streaming, at first_frame_.
+    const int64_t base = upsampler_ ? first_frame_ * c.local_hop : first_frame_;
+    if (f0 < base || f1 > frames_) throw Error("conditioning rows asked for are not held");
+    const float* features = features_ + (f0 - base) * c.local_channels;
     if (upsampler_ && upsampler_->can_map_first()) {
-      upsampler_->mapped_rows(f0, f1, width_,
+      upsampler_->mapped_rows(f0 - base, f1 - base, width_,
                               [&](const float* x, int64_t count, float* y) {
                                 project_rows(model_.local_proj, x, c.local_channels, count, y, width_);
                               },
                               out);
     } else if (upsampler_) {
       std::vector<float> upsampled(size_t(rows) * c.local_channels);
-      upsampler_->rows(f0, f1, upsampled.data());
+      upsampler_->rows(f0 - base, f1 - base, upsampled.data());
       project_rows(model_.local_proj, upsampled.data(), c.local_channels, rows, out, width_);
     } else {
       kernels::reference_kernels().gemm_f32(model_.local_proj.view(), features, c.local_channels,

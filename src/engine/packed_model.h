@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "engine/upsample.h"
@@ -47,35 +48,58 @@ struct PackedModel {
 
 // The conditioning terms added to every layer's pre-activations: one row of
 // layers*2*dilation values per local frame (or a single row for global-only). With an
-// upsampling network the frames are upsampled here, once, and a "frame" is one sample.
+// upsampling network the frames are upsampled here and a "frame" is one sample.
+//
+// Offline the conditioning holds every frame. Streaming (the conditioning holds none yet),
+// frames arrive with append() and rows exist as far as the frames received settle them:
+// the upsampling network reaches lookahead_frames() ahead, so until the last frame the
+// rows of the last lookahead_frames() frames wait. Only the frames that rows still to come
+// can reach are kept, so a stream's memory stays bounded however long it runs.
 class ConditioningTerms {
  public:
-  // Keeps references to both: they must outlive this object. The projections run on the
+  // Keeps references to both (offline, to the conditioning's features): they must outlive
+  // this object. The projections run on the
   // reference GEMM, or for upsampled rows on a float loop of fixed summation order
   // (project_rows), and upsampling is plain scalar code, so the terms are the same bits on
-  // every ISA.
-  ConditioningTerms(const PackedModel& model, const Conditioning& conditioning);
+  // every ISA, and the same bits streamed as offline.
+  ConditioningTerms(const PackedModel& model, const Conditioning& conditioning, bool streaming = false);
 
   bool active() const { return active_; }
   int width() const { return width_; }
   int64_t frame_of(int64_t position) const { return hop_ ? position / hop_ : 0; }
-  // Rows there are: frames (samples when upsampled); 1 for global-only.
+  // Rows there are: frames (samples when upsampled); 1 for global-only. Streaming, the
+  // rows settled so far.
   int64_t frames() const { return frames_; }
   // Rows worth computing at once as the fast step moves on: with upsampling a row lasts one
   // sample, and one GEMM over many rows reads the projection once instead of per sample.
-  int rows_per_refill() const { return upsampler_ ? 32 : 1; }
+  int rows_per_refill() const { return model_.config.has_upsampling() ? 32 : 1; }
   // Rows for frames [f0, f1) into out[(f - f0) * width()].
   void compute(int64_t f0, int64_t f1, float* out) const;
 
+  // Frames after a frame that its rows depend on (0 without upsampling).
+  int lookahead_frames() const { return lookahead_; }
+  // Streaming: appends `frames` [n][local_channels]; `last` when no more will come. Rows
+  // before row `first_needed` will not be asked for again.
+  void append(std::span<const float> frames, bool last, int64_t first_needed);
+  bool finished() const { return finished_; }
+  // Samples whose rows are settled (all of them offline); unlimited without local features.
+  int64_t settled_samples() const;
+
  private:
+  void rebuild_upsampler();
   const PackedModel& model_;
-  const Conditioning& conditioning_;
-  bool active_ = false;
+  bool active_ = false, streaming_ = false, finished_ = true;
   int width_ = 0;
   int hop_ = 0;
   int64_t frames_ = 1;
+  int lookahead_ = 0;
   std::vector<float> global_row_;
-  std::unique_ptr<Upsampler> upsampler_;  // with an upsampling network
+  // The local features held: frames [first_frame_, first_frame_ + held_frames_) at
+  // features_ (the conditioning's own offline; window_ streaming).
+  const float* features_ = nullptr;
+  int64_t first_frame_ = 0, held_frames_ = 0;
+  std::vector<float> window_;
+  std::unique_ptr<Upsampler> upsampler_;  // with an upsampling network, over the frames held
 };
 
 }  // namespace fastwave

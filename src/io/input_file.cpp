@@ -78,4 +78,18 @@ std::vector<uint8_t> read_standard_input(const std::string& what, uint64_t max_b
   }
 }
 
+size_t read_standard_input_into(std::span<uint8_t> bytes, const std::string& what) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(STDIN_FILENO, bytes.data() + done, bytes.size() - done);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error("cannot read " + what + " from standard input: " + std::strerror(errno));
+    }
+    done += size_t(n);
+  }
+  return done;
+}
+
 }  // namespace fastwave::io

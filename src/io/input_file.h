@@ -43,4 +43,8 @@ std::vector<uint8_t> read_file(const std::string& path, const std::string& what,
 // as soon as it passes max_bytes, so a runaway writer cannot exhaust memory.
 std::vector<uint8_t> read_standard_input(const std::string& what, uint64_t max_bytes);
 
+// Fills `bytes` from standard input as far as it goes; returns how many (fewer only at
+// its end). For inputs read piece by piece as a pipe delivers them.
+size_t read_standard_input_into(std::span<uint8_t> bytes, const std::string& what);
+
 }  // namespace fastwave::io

@@ -87,6 +87,22 @@ TEST_F(VocoderCli, MelPipesIntoVocode) {
       "junk on stdin", "standard input");
 }
 
+// One utterance is vocoded as its frames are read: a pipe that ends early, or carries more
+// than its header says, is a one-line error after the fact, and no WAV is left behind.
+TEST_F(VocoderCli, StreamedMelThatEndsEarlyOrRunsOnIsRefused) {
+  ASSERT_EQ(run_cli("mel -q " + dir_.file("in.wav") + " -m " + vocoder_ + " -o " + dir_.file("mel.npy"), dir_).exit_code, 0);
+  auto bytes = testing::read_bytes(dir_.file("mel.npy"));
+  testing::write_bytes(dir_.file("long.npy"), [&] { auto b = bytes; b.resize(b.size() + 80, 0); return b; }());
+  bytes.resize(bytes.size() - 4 * 20 * 100);  // 100 frames short
+  testing::write_bytes(dir_.file("short.npy"), bytes);
+  const std::string vocode = "vocode -q -m " + vocoder_ + " --mel - -o " + dir_.file("x.wav") + " < ";
+  testing::expect_one_line_failure(run_cli(vocode + dir_.file("short.npy"), dir_), "short pipe", "truncated after");
+  testing::expect_one_line_failure(run_cli(vocode + dir_.file("long.npy"), dir_), "long pipe", "more data than");
+  expect_failure("vocode -m " + vocoder_ + " --mel " + dir_.file("short.npy") + " -o " + dir_.file("x.wav"),
+                 "does not match");
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("x.wav")));
+}
+
 // Static scales and budgets calibrate a vocoder on audio: its features come from its own front end.
 TEST_F(VocoderCli, QuantizeCalibratesOnAudio) {
   for (const std::string scheme : {"--scheme int8-static", "--budget-mb 0.02"}) {
