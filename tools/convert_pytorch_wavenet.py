@@ -9,7 +9,6 @@ WaveNetModel object (needs its class importable). The config is inferred from te
 shapes; only the split of layers into blocks, the sample rate and the local hop are not
 stored in the tensors. Every error is one line on stderr and exit code 1.
 """
-import argparse
 import os
 import re
 import sys
@@ -21,7 +20,8 @@ try:
     import fastwave_format as fwf
     import numpy as np
     import torch
-    from torch_checkpoint import ConvertError, float_arrays, is_state_dict, load_checkpoint, one_line
+    from torch_checkpoint import (ConvertError, OneLineParser, float_arrays, is_state_dict,
+                                  load_checkpoint, one_line)
 except ImportError as e:  # e.g. run by a Python without numpy or PyTorch
     sys.exit(f"{PROG}: error: {e}; run with /usr/bin/python3 (needs numpy and PyTorch)")
 
@@ -107,11 +107,6 @@ def infer_config(tensors, attributes, args):
             local_channels=local_channels, local_hop=local_hop)
     except fwf.FormatError as e:
         raise ConvertError(str(e)) from None
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        sys.exit(f"{self.prog}: error: {message} (see --help)")
 
 
 def main(argv=None):

@@ -14,7 +14,6 @@ magnitude, audio.py's logmelspectrogram) as its local_mel, from the hparams; --m
 adds the per-band standardisation of preprocess_normalize.py. Every error is one line on
 stderr and exit code 1; the output is written atomically.
 """
-import argparse
 import json
 import math
 import os
@@ -28,7 +27,8 @@ try:
     import numpy as np
     import fastwave_format as fwf
     import torch
-    from torch_checkpoint import ConvertError, float_arrays, is_state_dict, load_checkpoint, one_line
+    from torch_checkpoint import (ConvertError, OneLineParser, float_arrays, is_state_dict,
+                                  load_checkpoint, one_line)
 except ImportError as e:  # e.g. run by a Python without numpy or PyTorch
     sys.exit(f"{PROG}: error: {e}; run with /usr/bin/python3 (needs numpy and PyTorch)")
 
@@ -405,11 +405,6 @@ def upsampling(W, hp, given, cin, out):
         out[f"upsample.convs.{i}.weight"] = w
     return dict(local_hop=hop, upsample_scales=list(scales), upsample_freq_kernel=fk,
                 upsample_conv_in=conv_in, cin_pad=cin_pad)
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        sys.exit(f"{self.prog}: error: {message} (see --help)")
 
 
 def main(argv=None):

@@ -1,6 +1,9 @@
 """Reading PyTorch checkpoints for the converters (convert_pytorch_wavenet.py,
-convert_wavenet_vocoder.py): every problem is a ConvertError with a one-line message."""
+convert_wavenet_vocoder.py): every problem is a ConvertError with a one-line message,
+and OneLineParser keeps their usage errors to one line as well."""
+import argparse
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -9,6 +12,12 @@ import torch
 
 class ConvertError(Exception):
     pass
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors too are one line on stderr and exit code 1 (argparse's own: usage, 2)."""
+    def error(self, message):
+        sys.exit(f"{self.prog}: error: {message} (see --help)")
 
 
 def one_line(error):

@@ -17,19 +17,6 @@ namespace {
 
 int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
 
-// The fused layer kernel takes int8 and int4 matrices only.
-std::optional<kernels::IntegerMatrixView> integer_view(const kernels::Linear& l) {
-  using kernels::Layout;
-  if (l.layout() != Layout::kInt8 && l.layout() != Layout::kInt4) return std::nullopt;
-  kernels::IntegerMatrixView v{};
-  v.is_int4 = l.layout() == Layout::kInt4;
-  if (v.is_int4) v.int4 = l.int4_view();
-  else v.int8 = l.int8_view();
-  v.input_scale = l.input_scale();
-  v.padded_cols = l.padded_cols();
-  return v;
-}
-
 // The codes scratch: as wide as the widest integer product's input, in whole cache lines.
 int widest_codes(const std::vector<kernels::IntegerMatrixView>& filter_gates,
                  const std::vector<kernels::IntegerMatrixView>& residual_skips) {
@@ -146,7 +133,7 @@ FastStepper::FastStepper(const Network& network, int capacity) : network_(networ
   // The fused kernels when every layer is in integer formats, else the generic path.
   std::vector<kernels::IntegerMatrixView> filter_gates, residual_skips;
   for (const PackedLayer& layer : network.packed().layers) {
-    const auto filter_gate = integer_view(layer.filter_gate), residual_skip = integer_view(layer.residual_skip);
+    const auto filter_gate = layer.filter_gate.integer_view(), residual_skip = layer.residual_skip.integer_view();
     if (!filter_gate || !residual_skip) return;
     filter_gates.push_back(*filter_gate);
     residual_skips.push_back(*residual_skip);
@@ -199,7 +186,7 @@ void FastStepper::set_up_lanes(const std::vector<kernels::IntegerMatrixView>& fi
       widest_weights = std::max(widest_weights, size_t(round_up(rows, kernels::kPanelRows)) * m->padded_cols);
     }
   }
-  const auto end1 = integer_view(model.end1), end2 = integer_view(model.end2);
+  const auto end1 = model.end1.integer_view(), end2 = model.end2.integer_view();
   const bool lanes_end = network_.kernels().lanes_end && end1 && end2;
   int codes_width = widest_codes(filter_gates, residual_skips);
   if (lanes_end) {

@@ -225,6 +225,17 @@ Int4View Linear::int4_view(int rows) const {
           reinterpret_cast<const int32_t*>(correction_.get()), rows, cols_, group_size_, groups_, panels_of(rows)};
 }
 
+std::optional<IntegerMatrixView> Linear::integer_view() const {
+  if (layout_ != Layout::kInt8 && layout_ != Layout::kInt4) return std::nullopt;
+  IntegerMatrixView v{};
+  v.is_int4 = layout_ == Layout::kInt4;
+  if (v.is_int4) v.int4 = int4_view();
+  else v.int8 = int8_view();
+  v.input_scale = input_scale_;
+  v.padded_cols = padded_cols();
+  return v;
+}
+
 void Linear::apply(const float* x, int ldx, int count, float* y, int ldy, const KernelTable& k) const {
   apply_leading_rows(rows_, x, ldx, count, y, ldy, k);
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "kernels/kernels.h"
@@ -61,6 +62,9 @@ class Linear {
   Bf16View bf16_view(int rows = -1) const;
   Int8View int8_view(int rows = -1) const;
   Int4View int4_view(int rows = -1) const;
+  // All rows as the fused and lanes kernels take them, which read int8 and int4 only:
+  // nullopt for the float layouts.
+  std::optional<IntegerMatrixView> integer_view() const;
   // Activation buffer width the quantized kernels read (cols padded).
   int padded_cols() const;
 

@@ -39,15 +39,8 @@ inline Linear random_integer_linear(bool int4, int rows, int cols, float input_s
   return Linear::int8(rows, cols, w, scales, bias, input_scale);
 }
 
-inline IntegerMatrixView view_of(const Linear& l) {
-  IntegerMatrixView v{};
-  v.is_int4 = l.layout() == Layout::kInt4;
-  if (v.is_int4) v.int4 = l.int4_view();
-  else v.int8 = l.int8_view();
-  v.input_scale = l.input_scale();
-  v.padded_cols = l.padded_cols();
-  return v;
-}
+// The engine's view of it (random layers are always int8 or int4).
+inline IntegerMatrixView view_of(const Linear& l) { return l.integer_view().value(); }
 
 struct Shape {
   int residual, dilation, skip, kernel_size;

@@ -37,6 +37,7 @@ TOOLS = os.path.join(ROOT, "tools")
 sys.path.insert(0, TOOLS)
 import fastwave_format as fwf  # noqa: E402
 import wavenet_vocoder_reference as ref  # noqa: E402
+from model_format_numpy import doc_logits  # noqa: E402  (next to this script)
 
 PYTHON = "/usr/bin/python3"
 CONVERTER = os.path.join(TOOLS, "convert_wavenet_vocoder.py")
@@ -196,40 +197,6 @@ def doc_upsample(config, t, features):
     return m.T  # [samples, channels]
 
 
-def doc_outputs(config, t, inputs, features=None, speaker=None):
-    """Outputs [T, rows] of the converted file; `inputs` are ids (softmax) or codes."""
-    c = {k: v.astype(np.float64) for k, v in t.items()}
-    k, T = config["kernel_size"], len(inputs)
-    if config["output"] == "softmax":
-        x = c["start_conv.weight"][:, inputs, 0].T + c["start_conv.bias"]
-    else:
-        values = ref.code_to_value(inputs)
-        x = values[:, None] * c["start_conv.weight"][:, 0, 0] + c["start_conv.bias"]
-    u = doc_upsample(config, t, features)[:T] if config["local_channels"] else None
-    skip = 0.0
-    for n in range(config["blocks"] * config["layers_per_block"]):
-        d = 2 ** (n % config["layers_per_block"])
-        f = np.zeros((T, config["dilation_channels"])) + c[f"filter_convs.{n}.bias"]
-        g = np.zeros((T, config["dilation_channels"])) + c[f"gate_convs.{n}.bias"]
-        for j in range(k):
-            shift = (k - 1 - j) * d
-            if shift < T:
-                f[shift:] += x[:T - shift] @ c[f"filter_convs.{n}.weight"][:, :, j].T
-                g[shift:] += x[:T - shift] @ c[f"gate_convs.{n}.weight"][:, :, j].T
-        if config["speakers"]:
-            e = c["global_embedding.weight"][speaker]
-            f += c[f"global_filter_convs.{n}.weight"][:, :, 0] @ e
-            g += c[f"global_gate_convs.{n}.weight"][:, :, 0] @ e
-        if u is not None:
-            f += u @ c[f"local_filter_convs.{n}.weight"][:, :, 0].T
-            g += u @ c[f"local_gate_convs.{n}.weight"][:, :, 0].T
-        z = np.tanh(f) / (1 + np.exp(-g))
-        skip = skip + z @ c[f"skip_convs.{n}.weight"][:, :, 0].T + c[f"skip_convs.{n}.bias"]
-        x = z @ c[f"residual_convs.{n}.weight"][:, :, 0].T + c[f"residual_convs.{n}.bias"] + x
-    h = np.maximum(np.maximum(skip, 0) @ c["end_conv_1.weight"][:, :, 0].T + c["end_conv_1.bias"], 0)
-    return h @ c["end_conv_2.weight"][:, :, 0].T + c["end_conv_2.bias"]
-
-
 # -- files --------------------------------------------------------------------------------
 
 def write_wav(path, samples, rate):
@@ -293,7 +260,8 @@ def test_config(name, hp, speaker, frames, tol, how, workdir, engine):
         ref_inputs = ref.code_to_value(inputs)
     with torch.no_grad():
         full = model(ref_inputs, features, speaker).numpy()[:-1]  # the last row predicts nothing
-    doc = doc_outputs(config, tensors, inputs, features, speaker)[:-1]
+    local = doc_upsample(config, tensors, features)[:T] if config["local_channels"] else None
+    doc = doc_logits(config, tensors, inputs, speaker, local)[:-1]
     err = max_err(doc, full)
     check(f"{name}: docs formulas on the folded file == reference (float64)",
           err < 1e-6 * max(1.0, float(np.max(np.abs(full)))), f"max error {err}")
