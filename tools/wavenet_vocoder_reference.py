@@ -7,6 +7,15 @@ a copy of the upstream code. Module and parameter names follow the upstream stat
 `last_conv_layers.3`, `embed_speakers`, `upsample_net...`), so an upstream checkpoint's
 state_dict loads into `WaveNetVocoder(hparams)` as it is.
 
+Two layouts of upstream's code (docs/wavenet-vocoder.md):
+  "current": from its refactor of 2019-08-26 (commit 90163e2) on.
+  "2018":    v0.1.x and everything before that refactor (the published 2018 checkpoints):
+             conditioning 1x1 convs with biases, skips summed as
+             skips = (skips + s) * sqrt(0.5) after the first (`legacy`, the default) or
+             plainly (no sqrt(1/L)), and ConvTranspose2d upsampling stages with a bias and
+             a ReLU each, in a ModuleList `upsample_conv` whose ReLUs are entries too;
+             hparams `upsample_scales` and `freq_axis_kernel_size` at the top level.
+
 Also here: fastwave's UniformSource (splitmix64) and its mixture sampler, and the
 log-likelihoods upstream trains with (discretized mixture of logistics, Gaussian mixture).
 
@@ -21,16 +30,20 @@ from torch import nn
 from torch.nn import functional as F
 
 SCALAR_CODES = 65536  # fastwave's 16-bit codes for scalar-input models
+LAYOUTS = ("current", "2018")
 
 
 def hparam(hp, key, default=None):
     return hp[key] if key in hp and hp[key] is not None else default
 
 
-def upsample_settings(hp):
+def upsample_settings(hp, layout="current"):
     """(kind, scales, freq_kernel, cin_pad) of the hparams' upsampling network, or None."""
     if not hparam(hp, "upsample_conditional_features", False) or hparam(hp, "cin_channels", -1) <= 0:
         return None
+    if layout == "2018":  # top-level hparams; no conv_in, so no padding frames
+        return ("ConvTranspose2d", list(hp["upsample_scales"]),
+                int(hparam(hp, "freq_axis_kernel_size", 3)), 0)
     params = dict(hparam(hp, "upsample_params", {}))
     cin_pad = hparam(hp, "cin_pad", params.get("cin_pad", 0))
     return (hparam(hp, "upsample_net", "ConvInUpsampleNetwork"), list(params["upsample_scales"]),
@@ -84,17 +97,33 @@ class ConvInUpsampleNetwork(nn.Module):
         return self.upsample(self.conv_in(c))
 
 
-class ResidualLayer(nn.Module):
-    """One gated residual layer: a dilated conv whose output halves are tanh / sigmoid."""
+def transposed_upsampling(upsample_scales, freq_axis_kernel_size, wrap):
+    """The 2018 upsampling: per scale s a ConvTranspose2d(1, 1, (F, s), stride (1, s),
+    padding ((F-1)//2, 0)) with a bias, then a ReLU. The ReLUs are entries of the list, so
+    the convs' parameters are upsample_conv.0, .2, .4, ..."""
+    layers = nn.ModuleList()
+    for s in upsample_scales:
+        layers.append(wrap(nn.ConvTranspose2d(
+            1, 1, (freq_axis_kernel_size, s), stride=(1, s),
+            padding=((freq_axis_kernel_size - 1) // 2, 0), bias=True)))
+        layers.append(nn.ReLU())
+    return layers
 
-    def __init__(self, residual, gate, kernel_size, dilation, skip, cin, gin):
+
+class ResidualLayer(nn.Module):
+    """One gated residual layer: a dilated conv whose output halves are tanh / sigmoid.
+    `conditioning_bias`: the 2018 conv1x1c / conv1x1g have biases. `wrap`: weight
+    normalisation or not (the 2018 hparam weight_normalization)."""
+
+    def __init__(self, residual, gate, kernel_size, dilation, skip, cin, gin,
+                 conditioning_bias=False, wrap=normed):
         super().__init__()
         self.kernel_size, self.dilation = kernel_size, dilation
-        self.conv = normed(nn.Conv1d(residual, gate, kernel_size, dilation=dilation, bias=True))
-        self.conv1x1c = normed(nn.Conv1d(cin, gate, 1, bias=False)) if cin > 0 else None
-        self.conv1x1g = normed(nn.Conv1d(gin, gate, 1, bias=False)) if gin > 0 else None
-        self.conv1x1_out = normed(nn.Conv1d(gate // 2, residual, 1, bias=True))
-        self.conv1x1_skip = normed(nn.Conv1d(gate // 2, skip, 1, bias=True))
+        self.conv = wrap(nn.Conv1d(residual, gate, kernel_size, dilation=dilation, bias=True))
+        self.conv1x1c = wrap(nn.Conv1d(cin, gate, 1, bias=conditioning_bias)) if cin > 0 else None
+        self.conv1x1g = wrap(nn.Conv1d(gin, gate, 1, bias=conditioning_bias)) if gin > 0 else None
+        self.conv1x1_out = wrap(nn.Conv1d(gate // 2, residual, 1, bias=True))
+        self.conv1x1_skip = wrap(nn.Conv1d(gate // 2, skip, 1, bias=True))
 
     def forward(self, x, c=None, g=None):  # x [B, residual, T]
         # Causal: left zero padding of (k-1)*d, so output t sees x[t - (k-1-j)*d] at tap j.
@@ -109,11 +138,19 @@ class ResidualLayer(nn.Module):
 
 
 class WaveNetVocoder(nn.Module):
-    """Upstream's WaveNet for a dict of its hparams (the keys of its hparams.py)."""
+    """Upstream's WaveNet for a dict of its hparams (the keys of its hparams.py), in one
+    of the LAYOUTS."""
 
-    def __init__(self, hp):
+    def __init__(self, hp, layout="current"):
         super().__init__()
-        self.hp = dict(hp)
+        if layout not in LAYOUTS:
+            raise ValueError(f"reference: unknown layout {layout!r}")
+        self.hp, self.layout = dict(hp), layout
+        old = layout == "2018"
+        # 2018 with weight_normalization=False: plain convs, except first_conv, which
+        # upstream built with its helper's default (weight-normed) either way.
+        wrap = normed if not old or hparam(hp, "weight_normalization", True) else (lambda m: m)
+        self.legacy_skips = old and hparam(hp, "legacy", True)
         self.input_type = hparam(hp, "input_type", "raw")
         self.scalar_input = self.input_type in ("raw", "mulaw")
         self.out_channels = hparam(hp, "out_channels")
@@ -127,18 +164,21 @@ class WaveNetVocoder(nn.Module):
         self.first_conv = normed(nn.Conv1d(1 if self.scalar_input else self.out_channels,
                                            residual, 1, bias=True))
         self.conv_layers = nn.ModuleList(
-            ResidualLayer(residual, gate, k, 2 ** (n % (layers // stacks)), skip, cin, gin)
+            ResidualLayer(residual, gate, k, 2 ** (n % (layers // stacks)), skip, cin, gin,
+                          conditioning_bias=old, wrap=wrap)
             for n in range(layers))
         self.last_conv_layers = nn.ModuleList([
-            nn.ReLU(), normed(nn.Conv1d(skip, skip, 1, bias=True)),
-            nn.ReLU(), normed(nn.Conv1d(skip, self.out_channels, 1, bias=True))])
+            nn.ReLU(), wrap(nn.Conv1d(skip, skip, 1, bias=True)),
+            nn.ReLU(), wrap(nn.Conv1d(skip, self.out_channels, 1, bias=True))])
         n_speakers = hparam(hp, "n_speakers", 0)
         self.embed_speakers = nn.Embedding(n_speakers, gin) if gin > 0 and n_speakers else None
-        self.upsample = upsample_settings(hp)
+        self.upsample = upsample_settings(hp, layout)
         self.upsample_net = None
         if self.upsample is not None:
             kind, scales, fk, cin_pad = self.upsample
-            if kind == "ConvInUpsampleNetwork":
+            if kind == "ConvTranspose2d":
+                self.upsample_conv = transposed_upsampling(scales, fk, wrap)
+            elif kind == "ConvInUpsampleNetwork":
                 self.upsample_net = ConvInUpsampleNetwork(scales, fk, cin_pad, cin)
             elif kind == "UpsampleNetwork" and cin_pad == 0:
                 self.upsample_net = UpsampleNetwork(scales, fk)
@@ -154,8 +194,13 @@ class WaveNetVocoder(nn.Module):
         """Unpadded features [frames, cin] -> [1, cin, frames * hop], as at synthesis:
         frames replicated cin_pad times at each edge first (upstream's evaluate.py)."""
         c = torch.as_tensor(np.asarray(features), dtype=self.dtype()).T.unsqueeze(0)
-        if self.upsample_net is None:
+        if self.upsample is None:
             return torch.repeat_interleave(c, self.hop(), dim=-1)
+        if self.upsample[0] == "ConvTranspose2d":  # over the [channels, frames] plane
+            c = c.unsqueeze(1)
+            for layer in self.upsample_conv:
+                c = layer(c)
+            return c.squeeze(1)
         pad = self.upsample[3]
         if pad > 0:
             c = F.pad(c, (pad, pad), mode="replicate")
@@ -182,11 +227,18 @@ class WaveNetVocoder(nn.Module):
         if self.gin > 0:
             g = self.embed_speakers.weight[speaker].view(1, -1, 1).expand(1, -1, T)
         x = self.first_conv(x)
-        skips = 0
+        skips = None
         for layer in self.conv_layers:
             x, s = layer(x, c, g)
-            skips = skips + s
-        x = skips * math.sqrt(1.0 / len(self.conv_layers))
+            if skips is None:
+                skips = s
+            elif self.legacy_skips:  # 2018, legacy: every sum after the first is scaled
+                skips = (skips + s) * math.sqrt(0.5)
+            else:
+                skips = skips + s
+        x = skips
+        if self.layout == "current":
+            x = x * math.sqrt(1.0 / len(self.conv_layers))
         for layer in self.last_conv_layers:
             x = layer(x)
         return x[0].T
@@ -323,6 +375,19 @@ def self_test():
     check("logistic NLL finite", bool(torch.all(torch.isfinite(nll))))
     code, value = sample_code(full[0].numpy(), "logistic_mixture", 2, 1.0, UniformSource(3))
     check("sampled code in range", 0 <= code < 65536 and -1 <= value <= 1)
+    old = dict(input_type="raw", out_channels=6, layers=4, stacks=2, residual_channels=4,
+               gate_channels=6, skip_out_channels=5, kernel_size=3, cin_channels=3,
+               gin_channels=2, n_speakers=3, upsample_conditional_features=True,
+               upsample_scales=[2, 3], freq_axis_kernel_size=3, legacy=True)
+    model = WaveNetVocoder(old, "2018").double().eval()
+    names = set(model.state_dict())
+    check("2018 names: upsample_conv.0/.2, conditioning biases",
+          {"upsample_conv.0.weight_v", "upsample_conv.2.bias", "conv_layers.0.conv1x1c.bias",
+           "conv_layers.3.conv1x1g.bias"} <= names and "upsample_conv.1.bias" not in names)
+    with torch.no_grad():
+        full, other = model(x, feats, 1), model(y, feats, 1)
+    check("2018 output shape", tuple(full.shape) == (30, 6))
+    check("2018 causal", torch.equal(full[:20], other[:20]) and not torch.equal(full[20:], other[20:]))
     return failures
 
 
