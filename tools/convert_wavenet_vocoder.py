@@ -2,6 +2,7 @@
 """Convert an r9y9/wavenet_vocoder checkpoint into a fastwave model file (docs/wavenet-vocoder.md).
 
     convert_wavenet_vocoder.py CHECKPOINT HPARAMS_JSON OUT.fwm [--meanvar STATS]
+                               [--layout {2018,current}]
 
 CHECKPOINT is what upstream's train.py saves ({"state_dict": ..., ...}) or a bare
 state_dict; weight-normalised (weight_g/weight_v) and plain (weight) tensors are both
@@ -11,8 +12,15 @@ defaults of upstream's hparams.py, as upstream's own parse_json does. Upstream's
 factors (sqrt(0.5) per residual step, sqrt(1/layers) on the skip sum) are folded into
 the weights. A vocoder's file records upstream's mel front end (librosa's log10 mel
 magnitude, audio.py's logmelspectrogram) as its local_mel, from the hparams; --meanvar
-adds the per-band standardisation of preprocess_normalize.py. Every error is one line on
-stderr and exit code 1; the output is written atomically.
+adds the per-band standardisation of preprocess_normalize.py.
+
+Checkpoints of upstream's 2018 layout (v0.1.x and earlier, before its refactor of
+2019-08-26: the published LJSpeech and CMU ARCTIC models) convert too: conditioning
+biases, the `legacy` skip scaling and the ConvTranspose2d upsampling stages are folded
+or mapped (docs/wavenet-vocoder.md); their features come from upstream's own 2018
+preprocessing (no local_mel). The layout is told from the tensors and the hparams keys;
+--layout settles it where neither says (an unconditional model with sparse hparams).
+Every error is one line on stderr and exit code 1; the output is written atomically.
 """
 import json
 import math
@@ -32,6 +40,9 @@ try:
 except ImportError as e:  # e.g. run by a Python without numpy or PyTorch
     sys.exit(f"{PROG}: error: {e}; run with /usr/bin/python3 (needs numpy and PyTorch)")
 
+LAYOUTS = ("2018", "current")
+LAYOUT_NAMES = {"2018": "upstream's 2018 layout (v0.1.x)", "current": "upstream's current layout"}
+
 # The defaults of upstream's hparams.py for the keys that shape the model.
 UPSTREAM_DEFAULTS = {
     "input_type": "raw", "quantize_channels": 65536, "sample_rate": 22050, "hop_size": 256,
@@ -43,6 +54,22 @@ UPSTREAM_DEFAULTS = {
     # the mel front end (audio.py)
     "fft_size": 1024, "win_length": 1024, "win_length_ms": -1.0, "window": "hann",
     "fmin": 125, "fmax": 7600,
+}
+# The same for v0.1.x's hparams.py (these keys were unchanged from 2018-01 to the refactor).
+UPSTREAM_2018_DEFAULTS = {
+    "input_type": "raw", "quantize_channels": 65536, "sample_rate": 22050, "hop_size": 256,
+    "log_scale_min": math.log(1e-14), "out_channels": 30, "layers": 24, "stacks": 4,
+    "residual_channels": 512, "gate_channels": 512, "skip_out_channels": 256, "kernel_size": 3,
+    "legacy": True, "cin_channels": 80, "upsample_conditional_features": True,
+    "upsample_scales": [4, 4, 4, 4], "freq_axis_kernel_size": 3, "gin_channels": -1,
+    "n_speakers": 7,
+    "output_distribution": "Logistic",  # not an hparam yet: raw input meant logistics
+}
+# Hparams keys of one layout's hparams.py only (tojson.py writes every key).
+HPARAM_CLUES = {
+    "2018": ("legacy", "upsample_scales", "freq_axis_kernel_size", "weight_normalization",
+             "builder"),
+    "current": ("upsample_net", "upsample_params", "cin_pad", "output_distribution"),
 }
 
 
@@ -57,6 +84,7 @@ def load_state_dict(path):
 
 
 def load_hparams(path):
+    """The JSON object as given (None values kept: upstream writes null for some keys)."""
     if not os.path.isfile(path):
         problem = "is a directory" if os.path.isdir(path) else "no such file"
         raise ConvertError(f"cannot read hparams '{path}': {problem}")
@@ -67,9 +95,62 @@ def load_hparams(path):
         raise ConvertError(f"cannot read hparams '{path}': {one_line(e)}") from None
     if not isinstance(given, dict):
         raise ConvertError(f"hparams '{path}' is not a JSON object")
-    hp = dict(UPSTREAM_DEFAULTS)
+    return given
+
+
+def with_defaults(given, layout):
+    hp = dict(UPSTREAM_2018_DEFAULTS if layout == "2018" else UPSTREAM_DEFAULTS)
     hp.update({k: v for k, v in given.items() if v is not None})
-    return hp, given
+    return hp
+
+
+def layout_clues(tensors, given):
+    """{layout: the first thing found that only that layout has}."""
+    clues = {}
+    for name in sorted(tensors):
+        if name.startswith("upsample_conv."):
+            clues.setdefault("2018", f"tensor '{name}'")
+        elif name.startswith("upsample_net."):
+            clues.setdefault("current", f"tensor '{name}'")
+        elif re.fullmatch(r"conv_layers\.\d+\.conv1x1[cg]\.bias", name):
+            clues.setdefault("2018", f"tensor '{name}' (a conditioning bias)")
+    for layout, keys in HPARAM_CLUES.items():
+        for key in keys:
+            if key in given:
+                clues.setdefault(layout, f"hparams key '{key}'")
+    return clues
+
+
+def choose_layout(tensors, given, requested=None):
+    """"2018" or "current": `requested` (--layout) if nothing contradicts it, else what
+    the checkpoint and the hparams agree on."""
+    clues = layout_clues(tensors, given)
+    if requested is not None:
+        other = LAYOUTS[1 - LAYOUTS.index(requested)]
+        if other in clues:
+            raise ConvertError(f"--layout {requested}, but {clues[other]} belongs to "
+                               f"{LAYOUT_NAMES[other]}")
+        return requested
+    if len(clues) == 2:
+        raise ConvertError(f"{clues['2018']} belongs to {LAYOUT_NAMES['2018']} but "
+                           f"{clues['current']} to its current one; are the checkpoint and "
+                           "the hparams from the same version?")
+    if not clues:
+        raise ConvertError("cannot tell upstream's 2018 layout (v0.1.x) from its current one "
+                           "(no conditioning tensors, no telling hparams key); give --layout "
+                           "2018 or --layout current")
+    return next(iter(clues))
+
+
+def skip_factors(layout, legacy, layers):
+    """What upstream's sum of the skip outputs weighs layer n's by (fastwave's is 1)."""
+    if layout == "current":  # sum, then times sqrt(1/L)
+        return [math.sqrt(1.0 / layers)] * layers
+    if not legacy:  # v0.1.x with legacy=False: a plain sum
+        return [1.0] * layers
+    # legacy: skips = s_0, then skips = (skips + s_n) * sqrt(0.5) for n = 1..L-1, so s_n
+    # is scaled at every step from max(n, 1) on.
+    return [math.sqrt(0.5) ** (layers - max(n, 1)) for n in range(layers)]
 
 
 class Weights:
@@ -134,8 +215,16 @@ def int_hparam(hp, key):
     return value
 
 
-def convert(tensors, hp, given, meanvar=None):
-    """(fastwave config, tensors) from an upstream state_dict and its hparams."""
+def bool_hparam(hp, key):
+    value = hp.get(key)
+    if not isinstance(value, bool):
+        raise ConvertError(f"hparams '{key}' must be true or false, got {value!r}")
+    return value
+
+
+def convert(tensors, hp, given, meanvar=None, layout="current"):
+    """(fastwave config, tensors) from an upstream state_dict and its hparams (`hp` with
+    the defaults of `layout`, `given` as in the file)."""
     W = Weights(tensors)
     input_type = hp["input_type"]
     if input_type == "mulaw":
@@ -212,7 +301,8 @@ def convert(tensors, hp, given, meanvar=None):
 
     out = {}
     c = math.sqrt(0.5)
-    skip_scale = math.sqrt(1.0 / layers)
+    legacy = bool_hparam(hp, "legacy") if layout == "2018" else False
+    skip_scales = skip_factors(layout, legacy, layers)
     out["start_conv.weight"] = first
     out["start_conv.bias"] = W.bias("first_conv", residual)
     for n in range(layers):
@@ -221,6 +311,16 @@ def convert(tensors, hp, given, meanvar=None):
         conv = W.weight(f"{p}.conv", 3)
         expect_shape(f"{p}.conv", conv, (gate, residual, kernel))
         bias = W.bias(f"{p}.conv", gate)
+        for kind, width, prefix in (("conv1x1c", cin, "local"), ("conv1x1g", gin, "global")):
+            if width > 0:
+                w = W.weight(f"{p}.{kind}", 3)
+                expect_shape(f"{p}.{kind}", w, (gate, width, 1))
+                out[f"{prefix}_filter_convs.{n}.weight"] = w[:half]
+                out[f"{prefix}_gate_convs.{n}.weight"] = w[half:]
+                if layout == "2018":  # added to the dilated conv's output, as its bias is
+                    bias = bias + W.bias(f"{p}.{kind}", gate)
+            elif W.has(f"{p}.{kind}"):
+                raise ConvertError(f"layer {n} has {kind} but layer 0 has not")
         out[f"filter_convs.{n}.weight"], out[f"gate_convs.{n}.weight"] = a * conv[:half], a * conv[half:]
         out[f"filter_convs.{n}.bias"], out[f"gate_convs.{n}.bias"] = bias[:half], bias[half:]
         res = W.weight(f"{p}.conv1x1_out", 3)
@@ -229,16 +329,8 @@ def convert(tensors, hp, given, meanvar=None):
         out[f"residual_convs.{n}.bias"] = W.bias(f"{p}.conv1x1_out", residual) / a
         sk = W.weight(f"{p}.conv1x1_skip", 3)
         expect_shape(f"{p}.conv1x1_skip", sk, (skip, half, 1))
-        out[f"skip_convs.{n}.weight"] = sk * skip_scale
-        out[f"skip_convs.{n}.bias"] = W.bias(f"{p}.conv1x1_skip", skip) * skip_scale
-        for kind, width, prefix in (("conv1x1c", cin, "local"), ("conv1x1g", gin, "global")):
-            if width > 0:
-                w = W.weight(f"{p}.{kind}", 3)
-                expect_shape(f"{p}.{kind}", w, (gate, width, 1))
-                out[f"{prefix}_filter_convs.{n}.weight"] = w[:half]
-                out[f"{prefix}_gate_convs.{n}.weight"] = w[half:]
-            elif W.has(f"{p}.{kind}"):
-                raise ConvertError(f"layer {n} has {kind} but layer 0 has not")
+        out[f"skip_convs.{n}.weight"] = sk * skip_scales[n]
+        out[f"skip_convs.{n}.bias"] = W.bias(f"{p}.conv1x1_skip", skip) * skip_scales[n]
     end1 = W.weight("last_conv_layers.1", 3)
     expect_shape("last_conv_layers.1", end1, (skip, skip, 1))
     out["end_conv_1.weight"], out["end_conv_1.bias"] = end1, W.bias("last_conv_layers.1", skip)
@@ -247,13 +339,21 @@ def convert(tensors, hp, given, meanvar=None):
         out["global_embedding.weight"] = tensors["embed_speakers.weight"]
 
     extra = {}
-    if cin > 0:
+    if cin > 0 and layout == "2018":
+        if meanvar is not None:
+            raise ConvertError("--meanvar is for the current layout's standardised features; "
+                               "2018 features are scaled to [0, 1] by upstream's preprocessing")
+        extra = transposed_upsampling(W, hp, given, cin, out)
+    elif cin > 0:
         extra = upsampling(W, hp, given, cin, out)
         extra["local_mel"] = local_mel(hp, given, cin, extra["local_hop"], meanvar)
     elif meanvar is not None:
         raise ConvertError("--meanvar given, but the model takes no local features")
+    # Upstream builds its upsampling net whenever upsample_conditional_features is set,
+    # even without local features, which never use it.
+    unused_upsampling = ("upsample_net.", "upsample_conv.") if cin <= 0 else ()
     leftovers = sorted(name for name in tensors if name not in W.used
-                       and not (cin <= 0 and name.startswith("upsample_net.")))
+                       and not name.startswith(unused_upsampling))
     if leftovers:
         raise ConvertError(f"unexpected tensor '{leftovers[0]}' "
                            f"({len(leftovers)} not used); is this a wavenet_vocoder WaveNet?")
@@ -375,16 +475,9 @@ def upsampling(W, hp, given, cin, out):
     if params.get("mode", "nearest") != "nearest":
         raise ConvertError(f"upsample mode {params['mode']!r} is not supported (only 'nearest')")
     scales = params.get("upsample_scales")
-    if not isinstance(scales, list) or not scales or \
-            not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in scales):
-        raise ConvertError(f"hparams 'upsample_params.upsample_scales' must be a list of "
-                           f"positive integers, got {scales!r}")
+    hop = upsampling_hop(given, scales, "upsample_params.upsample_scales")
     fk = params.get("freq_axis_kernel_size", 1)
     cin_pad = int_hparam(hp, "cin_pad")  # upstream's train.py overrides upsample_params'
-    hop = int(np.prod(scales))
-    if "hop_size" in given and given["hop_size"] != hop:
-        raise ConvertError(f"hparams hop_size={given['hop_size']}, but upsample_scales "
-                           f"multiply to {hop}")
     if net == "ConvInUpsampleNetwork":
         conv_in, stage_prefix = True, "upsample_net.upsample.up_layers"
         w = W.weight("upsample_net.conv_in", 3)
@@ -407,6 +500,51 @@ def upsampling(W, hp, given, cin, out):
                 upsample_conv_in=conv_in, cin_pad=cin_pad)
 
 
+def upsampling_hop(given, scales, key):
+    """The hop of valid upsampling scales (hparams `key`), which hop_size must match."""
+    if not isinstance(scales, list) or not scales or \
+            not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in scales):
+        raise ConvertError(f"hparams '{key}' must be a list of positive integers, got {scales!r}")
+    hop = int(np.prod(scales))
+    if "hop_size" in given and given["hop_size"] != hop:
+        raise ConvertError(f"hparams hop_size={given['hop_size']}, but upsample_scales "
+                           f"multiply to {hop}")
+    return hop
+
+
+def transposed_upsampling(W, hp, given, cin, out):
+    """The 2018 upsampling network's config keys (fastwave's upsample_transposed); adds
+    its tensors to `out`. Upstream's stages are ConvTranspose2d(1, 1, (F, s), stride
+    (1, s), padding ((F-1)//2, 0)) with a bias, each followed by a ReLU, with no conv_in
+    and no padding frames: exactly fastwave's transposed stages, so nothing is folded."""
+    if not hp["upsample_conditional_features"]:
+        raise ConvertError("upsample_conditional_features=False (frames repeated before "
+                           "the 1x1 convs of each layer) is not supported")
+    scales = hp["upsample_scales"]
+    hop = upsampling_hop(given, scales, "upsample_scales")
+    fk = int_hparam(hp, "freq_axis_kernel_size")
+    if fk < 1 or fk % 2 == 0:
+        raise ConvertError(f"hparams freq_axis_kernel_size={fk} must be odd: upstream's "
+                           f"padding (k-1)//2 keeps the {cin} feature channels only then")
+    # The ReLUs are entries of upstream's ModuleList too, so its convs are 0, 2, 4, ...
+    found = sorted({int(m.group(1)) for m in map(
+        re.compile(r"upsample_conv\.(\d+)\.").match, W.tensors) if m})
+    wanted = list(range(0, 2 * len(scales), 2))
+    if found != wanted:
+        raise ConvertError(f"hparams upsample_scales={scales} means convs upsample_conv."
+                           f"{{{','.join(map(str, wanted))}}}, but the checkpoint has "
+                           + (f"upsample_conv.{{{','.join(map(str, found))}}}" if found
+                              else "no upsample_conv tensors"))
+    for i, s in enumerate(scales):
+        name = f"upsample_conv.{2 * i}"
+        w = W.weight(name, 4)
+        expect_shape(name, w, (1, 1, fk, s))
+        out[f"upsample.convs.{i}.weight"] = w
+        out[f"upsample.convs.{i}.bias"] = W.bias(name, 1)
+    return dict(local_hop=hop, upsample_scales=list(scales), upsample_freq_kernel=fk,
+                upsample_transposed=True)
+
+
 def main(argv=None):
     parser = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="upstream checkpoint (torch.save)")
@@ -415,13 +553,19 @@ def main(argv=None):
     parser.add_argument("--meanvar", metavar="STATS",
                         help="the features' per-band standardisation: a .npy [2, bands] of mean "
                              "and scale, or upstream's joblib StandardScaler")
+    parser.add_argument("--layout", choices=LAYOUTS,
+                        help="upstream's code the checkpoint was trained with: 2018 (v0.1.x, "
+                             "before its 2019-08 refactor) or current (default: told from the "
+                             "checkpoint and the hparams)")
     args = parser.parse_args(argv)
     hp = {}
     try:
         tensors = load_state_dict(args.checkpoint)
-        hp, given = load_hparams(args.hparams)
+        given = load_hparams(args.hparams)
+        layout = choose_layout(tensors, given, args.layout)
+        hp = with_defaults(given, layout)
         meanvar = load_meanvar(args.meanvar) if args.meanvar is not None else None
-        config, out = convert(tensors, hp, given, meanvar)
+        config, out = convert(tensors, hp, given, meanvar, layout)
         fwf.write_model(args.out, config, out)
     except (ConvertError, fwf.FormatError) as e:
         sys.exit(f"{PROG}: error: {e}")
@@ -433,10 +577,15 @@ def main(argv=None):
     if config["output"] == "logistic_mixture" and bins != fwf.SCALAR_CLASSES:
         print(f"note: upstream's likelihood used {bins!r} bins (quantize_channels); "
               f"fastwave eval's NLL uses {fwf.SCALAR_CLASSES}, so the two differ")
-    print(f"wrote {args.out}: {config['blocks']} x {config['layers_per_block']} layers, {kind}, "
-          f"receptive field {fwf.receptive_field(config)}, "
+    print(f"wrote {args.out} ({layout} layout): {config['blocks']} x {config['layers_per_block']} "
+          f"layers, {kind}, receptive field {fwf.receptive_field(config)}, "
           f"{sum(t.size for t in out.values())} parameters")
-    if config["local_channels"]:
+    if config["local_channels"] and config["local_mel"] is None:
+        print(f"note: {args.out} records no mel front end: a 2018 model takes the features of "
+              "upstream's 2018 preprocessing (lws STFT, 20 log10 mel - ref_level_db, scaled to "
+              "[0, 1]), which fastwave mel does not compute; give those (*-feats.npy) to "
+              "fastwave vocode --mel")
+    elif config["local_channels"]:
         normalised = "with" if args.meanvar is not None else "without"
         print(f"note: fastwave mel -m {args.out} computes the features of upstream's "
               f"preprocessing ({normalised} its per-band mean/var normalisation; upstream's "
