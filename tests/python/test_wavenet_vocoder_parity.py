@@ -7,6 +7,9 @@
   -> `fastwave eval --wav/--ids ... --local-features feats.npy --logits-out out.npy`
   -> compared with the reference's outputs at every position.
 
+Both of upstream's layouts: the current one and the 2018 one (v0.1.x: the published
+LJSpeech and CMU ARCTIC checkpoints' shapes included).
+
 Also: the folded file checked against docs/model-format.md's formulas in float64 numpy
 (no engine needed), the converter's errors, and for mixture outputs a sampling replay:
 `fastwave vocode --seed S` output re-sampled in Python from the reference's outputs with
@@ -17,7 +20,10 @@ rounding boundary of x * 32768).
     test_wavenet_vocoder_parity.py --skip-engine [--workdir DIR]
 """
 import argparse
+import collections
+import contextlib
 import copy
+import io
 import json
 import math
 import os
@@ -45,33 +51,59 @@ CONVERTER = os.path.join(TOOLS, "convert_wavenet_vocoder.py")
 SMALL = dict(layers=6, stacks=2, residual_channels=16, gate_channels=24, skip_out_channels=20,
              kernel_size=3, cin_channels=5, gin_channels=-1, sample_rate=16000,
              upsample_conditional_features=True)
-# name -> (hparams, speaker, frames, tolerance (atol = rtol), how the checkpoint is stored)
+# The model keys of the published 2018 LJSpeech checkpoint's hparams
+# (20180510_mixture_lj_checkpoint_step000320000_ema.json = presets/ljspeech_mixture.json at
+# upstream's 2092a64): no `legacy` key yet, so the legacy skip scaling by default.
+LJSPEECH_2018 = dict(
+    name="wavenet_vocoder", builder="wavenet", input_type="raw", quantize_channels=65536,
+    sample_rate=22050, num_mels=80, fft_size=1024, hop_size=256, log_scale_min=-32.23619130191664,
+    out_channels=30, layers=24, stacks=4, residual_channels=512, gate_channels=512,
+    skip_out_channels=256, dropout=0.050000000000000044, kernel_size=3, weight_normalization=True,
+    cin_channels=80, upsample_conditional_features=True, upsample_scales=[4, 4, 4, 4],
+    freq_axis_kernel_size=3, gin_channels=-1, n_speakers=7)
+SMALL_2018 = dict(SMALL, builder="wavenet", upsample_scales=[2, 3], freq_axis_kernel_size=3,
+                  hop_size=6, legacy=True, weight_normalization=True)
+# how: how the checkpoint is stored; tol: atol = rtol; layout: upstream's (LAYOUTS).
+Case = collections.namedtuple("Case", "hp speaker frames tol how layout",
+                              defaults=("current",))
 CONFIGS = {
-    "mulaw_convin_global": (dict(
+    "mulaw_convin_global": Case(dict(
         SMALL, input_type="mulaw-quantize", quantize_channels=256, out_channels=256,
         gin_channels=4, n_speakers=3, upsample_net="ConvInUpsampleNetwork",
         upsample_params={"upsample_scales": [2, 3], "freq_axis_kernel_size": 3}, cin_pad=1,
         hop_size=6), 2, 40, 1e-4, "wrapped"),
-    "mulaw_upsample_k2": (dict(
+    "mulaw_upsample_k2": Case(dict(
         SMALL, input_type="mulaw-quantize", quantize_channels=256, out_channels=256,
         kernel_size=2, upsample_net="UpsampleNetwork",
         upsample_params={"upsample_scales": [3, 2]}, cin_pad=0), None, 40, 1e-4, "module"),
-    "raw_logistic10": (dict(
+    "raw_logistic10": Case(dict(
         SMALL, input_type="raw", quantize_channels=65536, out_channels=30,
         output_distribution="Logistic", log_scale_min=-4.0,  # floors some
         upsample_net="ConvInUpsampleNetwork", upsample_params={"upsample_scales": [2, 3]},
         cin_pad=2), None, 40, 1e-4, "wrapped"),
-    "raw_gaussian1": (dict(
+    "raw_gaussian1": Case(dict(
         SMALL, input_type="raw", quantize_channels=65536, out_channels=2,
         output_distribution="Normal", log_scale_min=-4.16, upsample_net="ConvInUpsampleNetwork",
         upsample_params={"upsample_scales": [2, 3]}, cin_pad=2), None, 40, 1e-4, "folded"),
-    "published": (dict(
+    "published": Case(dict(
         input_type="raw", quantize_channels=65536, sample_rate=22050, hop_size=256,
         output_distribution="Logistic", log_scale_min=-16.0, out_channels=30, layers=24,
         stacks=4, residual_channels=128, gate_channels=256, skip_out_channels=128,
         kernel_size=3, cin_channels=80, cin_pad=2, upsample_conditional_features=True,
         upsample_net="ConvInUpsampleNetwork", upsample_params={"upsample_scales": [4, 4, 4, 4]},
         gin_channels=-1, n_speakers=7), None, 2, 3e-4, "wrapped"),
+    "2018_raw_logistic10": Case(dict(
+        SMALL_2018, input_type="raw", quantize_channels=65536, out_channels=30,
+        log_scale_min=-4.0), None, 40, 1e-4, "wrapped", "2018"),
+    "2018_mulaw_global_plain": Case(dict(
+        SMALL_2018, input_type="mulaw-quantize", quantize_channels=256, out_channels=256,
+        kernel_size=2, gin_channels=4, n_speakers=3, upsample_scales=[3, 2],
+        freq_axis_kernel_size=1, legacy=False, weight_normalization=False), 1, 40, 1e-4,
+        "module", "2018"),
+    "2018_published_ljspeech": Case(LJSPEECH_2018, None, 2, 3e-4, "wrapped", "2018"),
+    # 20180212_multispeaker_cmu_arctic_mixture.json: the same with 16 kHz and 16-wide speakers.
+    "2018_published_cmu_arctic": Case(dict(LJSPEECH_2018, sample_rate=16000, gin_channels=16),
+                                      5, 2, 3e-4, "wrapped", "2018"),
 }
 
 results = {"passed": 0, "failed": 0, "skipped": 0}
@@ -100,18 +132,18 @@ def max_err(a, b):
 def output_kind(hp):
     if hp["input_type"] == "mulaw-quantize":
         return "softmax", 0
-    if hp["output_distribution"] == "Normal":
+    if hp.get("output_distribution", "Logistic") == "Normal":  # 2018: no such hparam
         return "gaussian_mixture", max(1, hp["out_channels"] // 3)
     return "logistic_mixture", hp["out_channels"] // 3
 
 
 # -- random models ------------------------------------------------------------------------
 
-def make_model(hp, seed):
+def make_model(hp, seed, layout="current"):
     """A reference model whose weights make every term visibly move the outputs. Each
     weight-normed conv gets a random effective weight w, stored as weight_v = w times a
     random positive factor per row and weight_g = |w row|, so folding is really tested."""
-    model = ref.WaveNetVocoder(hp).double().eval()
+    model = ref.WaveNetVocoder(hp, layout).double().eval()
     gen = torch.Generator().manual_seed(seed)
 
     def randn(*shape):
@@ -119,23 +151,30 @@ def make_model(hp, seed):
     modules = dict(model.named_modules())
     with torch.no_grad():
         for name, module in modules.items():
+            if not isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+                continue
+            v = module.weight_v if hasattr(module, "weight_v") else module.weight
+            fan_in = v[0].numel()
+            if name.startswith("upsample_net"):  # smoothing-like taps summing to ~1
+                w = (1 + 0.5 * randn(*v.shape)) / fan_in
+            elif name.startswith("upsample_conv"):  # an output sees one tap per channel row
+                w = (1 + 0.5 * randn(*v.shape)) / v.shape[2]
+            elif name == "first_conv" and not model.scalar_input:
+                w = randn(*v.shape)  # one-hot input: one column per class
+            elif name == "first_conv":
+                w = 1.5 * randn(*v.shape)
+            else:
+                w = randn(*v.shape) / math.sqrt(fan_in)
             if hasattr(module, "weight_v"):
-                v = module.weight_v
-                fan_in = v[0].numel()
-                if name.startswith("upsample_net"):  # smoothing-like taps summing to ~1
-                    w = (1 + 0.5 * randn(*v.shape)) / fan_in
-                elif name == "first_conv" and not model.scalar_input:
-                    w = randn(*v.shape)  # one-hot input: one column per class
-                elif name == "first_conv":
-                    w = 1.5 * randn(*v.shape)
-                else:
-                    w = randn(*v.shape) / math.sqrt(fan_in)
                 norm = w.reshape(len(w), -1).norm(dim=1)
                 v.copy_(w * (0.5 + 1.5 * torch.rand(len(w), generator=gen, dtype=torch.float64))
                         .view((-1,) + (1,) * (w.dim() - 1)))
                 module.weight_g.copy_(norm.view(module.weight_g.shape))
-            if getattr(module, "bias", None) is not None:
-                module.bias.copy_(0.5 * randn(*module.bias.shape))
+            else:  # the 2018 layout with weight_normalization=False
+                v.copy_(w)
+            if module.bias is not None:  # small on upsampling stages, whose ReLU follows
+                scale = 0.1 if name.startswith("upsample_conv") else 0.5
+                module.bias.copy_(scale * randn(*module.bias.shape))
         if model.embed_speakers is not None:
             model.embed_speakers.weight.copy_(randn(*model.embed_speakers.weight.shape))
         if model.upsample_net is not None and hasattr(model.upsample_net, "conv_in"):
@@ -179,6 +218,8 @@ def save_checkpoint(model, how, path):
 def doc_upsample(config, t, features):
     m = np.asarray(features, np.float64).T  # [channels, frames]
     channels, frames = m.shape
+    if config.get("upsample_transposed"):
+        return doc_transposed_upsample(config, t, m).T
     if config["upsample_conv_in"]:
         p, w = config["cin_pad"], t["upsample.conv_in.weight"].astype(np.float64)
         idx = np.clip(np.arange(frames)[:, None] + np.arange(2 * p + 1)[None, :] - p, 0, frames - 1)
@@ -195,6 +236,22 @@ def doc_upsample(config, t, features):
                 y += W[a, b] * padded[a:a + channels, b:b + st.shape[1]]
         m = y
     return m.T  # [samples, channels]
+
+
+def doc_transposed_upsample(config, t, m):
+    """upsample_transposed stages: y'[c][f*s + r] = relu(bias + sum_a W[a][r] y[c + K/2 - a][f])."""
+    channels = m.shape[0]
+    for i, s in enumerate(config["upsample_scales"]):
+        W = t[f"upsample.convs.{i}.weight"][0, 0].astype(np.float64)  # [K, s]
+        K = W.shape[0]
+        y = np.full((channels, m.shape[1] * s), float(t[f"upsample.convs.{i}.bias"][0]))
+        for a in range(K):
+            source = np.zeros_like(m)  # row c holds input row c + K/2 - a, zero outside
+            lo, hi = max(0, a - K // 2), min(channels, channels + a - K // 2)
+            source[lo:hi] = m[lo + K // 2 - a:hi + K // 2 - a]
+            y += (source[:, :, None] * W[a][None, None, :]).reshape(channels, -1)
+        m = np.maximum(y, 0.0)
+    return m
 
 
 # -- files --------------------------------------------------------------------------------
@@ -224,9 +281,9 @@ def engine_rejects_mixtures(stderr):
 
 # -- one config, end to end ----------------------------------------------------------------
 
-def test_config(name, hp, speaker, frames, tol, how, workdir, engine):
+def test_config(name, hp, speaker, frames, tol, how, layout, workdir, engine):
     seed = sum(map(ord, name))
-    model = make_model(hp, seed)
+    model = make_model(hp, seed, layout)
     checkpoint = os.path.join(workdir, f"{name}.pt")
     hparams = os.path.join(workdir, f"{name}.json")
     out = os.path.join(workdir, f"{name}.fwm")
@@ -239,15 +296,24 @@ def test_config(name, hp, speaker, frames, tol, how, workdir, engine):
     check(f"{name}: converter notes the feature front end", "preprocessing" in r.stdout, r.stdout)
     config, tensors = fwf.read_model(out)
     kind, mixtures = output_kind(hp)
+    if layout == "2018":  # transposed stages, no conv_in, no recorded front end
+        upsampling = (config["upsample_scales"] == hp["upsample_scales"]
+                      and config["upsample_transposed"] and config["cin_pad"] == 0
+                      and config["upsample_freq_kernel"] == hp["freq_axis_kernel_size"]
+                      and config["local_mel"] is None)
+    else:
+        upsampling = (config["upsample_scales"] == hp["upsample_params"]["upsample_scales"]
+                      and not config["upsample_transposed"] and config["cin_pad"] == hp["cin_pad"])
     check(f"{name}: config", config["output"] == kind and config["mixtures"] == mixtures
-          and config["blocks"] == hp["stacks"] and config["local_hop"] == model.hop()
-          and config["upsample_scales"] == hp["upsample_params"]["upsample_scales"]
-          and config["cin_pad"] == hp["cin_pad"]
+          and config["blocks"] == hp["stacks"] and config["local_hop"] == model.hop() and upsampling
           and config["log_scale_min"] == (hp.get("log_scale_min", -16.0) if mixtures else -16.0),
           str(config))
 
     rng = np.random.default_rng(seed)
-    features = rng.standard_normal((frames, hp["cin_channels"])).astype(np.float32)
+    if layout == "2018":  # upstream's 2018 features are scaled to [0, 1]
+        features = rng.uniform(0, 1, (frames, hp["cin_channels"])).astype(np.float32)
+    else:
+        features = rng.standard_normal((frames, hp["cin_channels"])).astype(np.float32)
     T = frames * model.hop()
     if kind == "softmax":
         inputs = rng.integers(0, hp["out_channels"], T)
@@ -268,8 +334,10 @@ def test_config(name, hp, speaker, frames, tol, how, workdir, engine):
     if engine is None:
         if kind != "softmax" and config["blocks"] * config["layers_per_block"] <= 8:
             seed, temperature, _ = SAMPLING_RUNS[1]
-            codes = python_generation(model, config, features, min(T, 120), seed, temperature)
-            replay(f"{name}: python", model, config, features, codes, seed, temperature)
+            codes = python_generation(model, config, features, min(T, 120), seed, temperature,
+                                      speaker)
+            replay(f"{name}: python", model, config, features, codes, seed, temperature,
+                   speaker=speaker)
         return
 
     feats_path = os.path.join(workdir, f"{name}.feats.npy")
@@ -307,7 +375,7 @@ def test_config(name, hp, speaker, frames, tol, how, workdir, engine):
           np.allclose(got, full, atol=tol, rtol=tol), f"max error {err}")
     if kind != "softmax":
         test_nll(name, hp, config, full, inputs, json_path)
-        test_sampling(name, model, config, out, features, workdir, engine)
+        test_sampling(name, model, config, out, features, speaker, workdir, engine)
 
 
 def test_nll(name, hp, config, rows, codes, json_path):
@@ -341,19 +409,20 @@ def read_ids(path):
         return np.array([int(w) for w in f.read().split()], np.int64)
 
 
-def test_sampling(name, model, config, path, features, workdir, engine):
+def test_sampling(name, model, config, path, features, speaker, workdir, engine):
     """The engine's generated codes, replayed: the reference teacher-forced on them, each
     row sampled with fastwave's uniforms, must give the next code. `generate --ids-out`
     gives the exact codes (a WAV file goes through libsndfile's float -> 16-bit scaling);
     two streams run the lanes engine, stream b seeded with seed + b."""
     feats = os.path.join(workdir, f"{name}.feats.npy")
     samples = len(features) * config["local_hop"]
+    speaker_args = [] if speaker is None else ["--speaker", str(speaker)]
     for seed, temperature, streams in SAMPLING_RUNS:
         out = os.path.join(workdir, f"{name}.gen{seed}.wav")
         ids = os.path.join(workdir, f"{name}.gen{seed}.ids")
         r = run([engine, "generate", "-m", path, "--local-features", feats, "-n", str(samples - 1),
                  "-o", out, "--ids-out", ids, "--seed", str(seed), "--temperature", str(temperature),
-                 "--streams", str(streams), "-q"])
+                 "--streams", str(streams), "-q", *speaker_args])
         if not check(f"{name}: generate seed {seed}, {streams} stream(s) succeeds", r.returncode == 0,
                      (r.stderr or r.stdout).strip()[-500:]):
             return
@@ -361,7 +430,7 @@ def test_sampling(name, model, config, path, features, workdir, engine):
             path_b = ids if streams == 1 else ids.replace(".ids", f"_{b}.ids")
             codes = np.concatenate([[32768], read_ids(path_b)])
             replay(f"{name}: engine{f' stream {b}' if streams > 1 else ''}", model, config,
-                   features, codes, seed + b, temperature)
+                   features, codes, seed + b, temperature, speaker=speaker)
         if streams == 1:
             # The engine's own teacher-forced outputs on its codes, sampled in Python: this
             # isolates the sampler port from the float32 / float64 difference.
@@ -369,15 +438,15 @@ def test_sampling(name, model, config, path, features, workdir, engine):
             write_wav(wav, codes - 32768, config["sample_rate"])
             rows_path = os.path.join(workdir, f"{name}.gen{seed}.rows.npy")
             r = run([engine, "eval", "-m", path, "--wav", wav, "--local-features", feats,
-                     "--logits-out", rows_path, "--threads", "1"])
+                     "--logits-out", rows_path, "--threads", "1", *speaker_args])
             if check(f"{name}: eval of the generated codes succeeds", r.returncode == 0,
                      (r.stderr or r.stdout).strip()[-500:]):
                 replay(f"{name}: engine outputs,", model, config, features, codes, seed,
-                       temperature, rows=np.load(rows_path))
+                       temperature, rows=np.load(rows_path), speaker=speaker)
         if streams == 1:  # vocode is generate from the silence code, writing it too
             voc = os.path.join(workdir, f"{name}.vocode{seed}.wav")
             r = run([engine, "vocode", "-m", path, "--mel", feats, "-o", voc, "--seed", str(seed),
-                     "--temperature", str(temperature), "-q"])
+                     "--temperature", str(temperature), "-q", *speaker_args])
             if check(f"{name}: vocode seed {seed} succeeds", r.returncode == 0,
                      (r.stderr or r.stdout).strip()[-500:]):
                 got, want = read_wav(voc), read_wav(out)
@@ -386,23 +455,23 @@ def test_sampling(name, model, config, path, features, workdir, engine):
                       f"{len(got)} samples, first {got[:3]}")
 
 
-def python_generation(model, config, features, samples, seed, temperature):
+def python_generation(model, config, features, samples, seed, temperature, speaker=None):
     """Codes generated one at a time by the reference itself (each step recomputes the
     whole prefix): what the replay must reproduce, without an engine."""
     uniforms = ref.UniformSource(seed)
     codes = [32768]
     for _ in range(samples - 1):
-        row = model(ref.code_to_value(codes), features).numpy()[-1]
+        row = model(ref.code_to_value(codes), features, speaker).numpy()[-1]
         codes.append(ref.sample_code(row, config["output"], config["mixtures"], temperature,
                                      uniforms)[0])
     return np.array(codes)
 
 
-def replay(label, model, config, features, codes, seed, temperature, rows=None):
+def replay(label, model, config, features, codes, seed, temperature, rows=None, speaker=None):
     """`rows`: outputs to sample from (default: the reference's, teacher-forced)."""
     if rows is None:
         with torch.no_grad():
-            rows = model(ref.code_to_value(codes), features).numpy()
+            rows = model(ref.code_to_value(codes), features, speaker).numpy()
     uniforms = ref.UniformSource(seed)
     mismatches, boundary = [], 0
     for t in range(len(codes) - 1):
@@ -545,6 +614,86 @@ def test_converter_errors(workdir):
     check("converter errors leave no temporary files", not leftovers, str(leftovers))
 
 
+def test_2018_converter_errors(workdir):
+    """The 2018 layout's own errors, and how the two layouts are told apart."""
+    hp = CONFIGS["2018_raw_logistic10"].hp
+    model = make_model(hp, 13, "2018")
+    good = os.path.join(workdir, "err2018_good.pt")
+    save_checkpoint(model, "wrapped", good)
+    out = os.path.join(workdir, "err2018_out.fwm")
+    state = model.state_dict()
+
+    def hparams(name, base=hp, **changes):
+        path = os.path.join(workdir, f"err2018_{name}.json")
+        with open(path, "w") as f:
+            json.dump({k: v for k, v in dict(base, **changes).items() if v is not Ellipsis}, f)
+        return path
+
+    def ckpt(name, state_dict):
+        path = os.path.join(workdir, f"err2018_{name}.pt")
+        torch.save({"state_dict": state_dict}, path)
+        return path
+    good_hp = hparams("good")
+    expect_error("2018: checkpoint with the current layout's hparams", good,
+                 hparams("current", base=CONFIGS["raw_logistic10"].hp), out, "same version",
+                 process=True)
+    expect_error("2018: --layout current contradicts the tensors", good, good_hp, out,
+                 "--layout current, but tensor", args=("--layout", "current"))
+    expect_error("2018: even freq_axis_kernel_size", good, hparams("fk", freq_axis_kernel_size=2),
+                 out, "freq_axis_kernel_size=2 must be odd")
+    expect_error("2018: a stage more in the hparams", good, hparams(
+        "stages", upsample_scales=[2, 3, 1]), out, "upsample_conv.{0,2,4}")
+    expect_error("2018: scales disagree", good, hparams("scales", upsample_scales=[3, 2]), out,
+                 "'upsample_conv.0' has shape")
+    expect_error("2018: hop_size disagrees", good, hparams("hop", hop_size=256), out,
+                 "hop_size=256")
+    expect_error("2018: no upsampling", good, hparams(
+        "noup", upsample_conditional_features=False), out, "upsample_conditional_features=False")
+    expect_error("2018: legacy not a boolean", good, hparams("legacy", legacy="yes"), out,
+                 "'legacy' must be true or false")
+    stats = os.path.join(workdir, "err2018_stats.npy")
+    np.save(stats, np.ones((2, hp["cin_channels"])))
+    expect_error("2018: --meanvar", good, good_hp, out, "[0, 1]", args=("--meanvar", stats))
+    missing = {k: v for k, v in state.items() if k != "conv_layers.2.conv1x1c.bias"}
+    expect_error("2018: a conditioning bias missing", ckpt("nobias", missing), good_hp, out,
+                 "'conv_layers.2.conv1x1c.bias'")
+    extra = dict(state, **{"upsample_conv.4.bias": torch.zeros(1)})
+    expect_error("2018: a stage more in the checkpoint", ckpt("extra", extra), good_hp, out,
+                 "upsample_conv.{0,2,4}")
+    leftovers = [f for f in os.listdir(workdir) if f.startswith("err2018_out")]
+    check("2018: converter errors leave no temporary files", not leftovers, str(leftovers))
+
+
+def test_layout_flag(workdir):
+    """An unconditional model with hparams that name no layout-only key: the converter
+    asks for --layout, and each layout folds the skips its own way."""
+    import convert_wavenet_vocoder as converter
+    hp = dict(input_type="mulaw-quantize", quantize_channels=64, out_channels=64, layers=4,
+              stacks=2, residual_channels=8, gate_channels=12, skip_out_channels=10,
+              kernel_size=3, cin_channels=-1, gin_channels=-1,
+              upsample_conditional_features=False)
+    model = make_model(hp, 17, "2018")  # legacy skips: upstream's default then
+    checkpoint = os.path.join(workdir, "layout.pt")
+    hparams = os.path.join(workdir, "layout.json")
+    save_checkpoint(model, "wrapped", checkpoint)
+    with open(hparams, "w") as f:
+        json.dump(hp, f)
+    out = os.path.join(workdir, "layout.fwm")
+    expect_error("layout: undecidable without --layout", checkpoint, hparams, out, "--layout 2018")
+    ids = np.random.default_rng(17).integers(0, 64, 60)
+    with torch.no_grad():
+        want = model(ids).numpy()
+    for layout, same in (("2018", True), ("current", False)):
+        with contextlib.redirect_stdout(io.StringIO()):  # its "wrote ..." line
+            converter.main([checkpoint, hparams, out, "--layout", layout])
+        config, tensors = fwf.read_model(out)
+        err = max_err(doc_logits(config, tensors, ids), want)
+        check(f"layout: --layout {layout} {'gives' if same else 'differs from'} the "
+              "reference (docs formulas, float64)",
+              err < 1e-6 * max(1.0, float(np.max(np.abs(want)))) if same else err > 1e-2,
+              f"max error {err}")
+
+
 def test_format(workdir):
     """Optional keys round trip, and files without them keep their old bytes."""
     config = fwf.make_config(blocks=1, layers_per_block=2, residual_channels=3,
@@ -680,6 +829,8 @@ def main():
               for name, c in CONFIGS.items() if not args.only or name == args.only]
     if not args.only:
         tests.append(("converter errors", lambda: test_converter_errors(workdir)))
+        tests.append(("2018 converter errors", lambda: test_2018_converter_errors(workdir)))
+        tests.append(("layout flag", lambda: test_layout_flag(workdir)))
         tests.append(("front end", lambda: test_front_end(workdir, engine)))
         if engine is not None:
             tests.append(("engine files", lambda: test_engine_files(workdir, engine)))
