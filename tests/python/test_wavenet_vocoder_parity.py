@@ -151,7 +151,8 @@ def make_model(hp, seed, layout="current"):
     modules = dict(model.named_modules())
     with torch.no_grad():
         for name, module in modules.items():
-            if not isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            if not isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.ConvTranspose2d)) \
+                    or name == "upsample_net.conv_in":  # plain in upstream too: set below
                 continue
             v = module.weight_v if hasattr(module, "weight_v") else module.weight
             fan_in = v[0].numel()
