@@ -35,4 +35,16 @@ int sample_code(const ModelConfig& config, std::span<const float> outputs, float
 // floored at log_scale_min). Gaussian mixture: the density times one 16-bit step.
 double code_nll_bits(const ModelConfig& config, std::span<const float> outputs, int code);
 
+// KL(p || q) in nats between the next-code distributions of two output rows (a model and,
+// say, its quantized copy). Softmax: exact over the classes. Mixture: estimated under
+// code_nll_bits' likelihood from codes drawn from each of p's components (two antithetic
+// pairs each, from `uniforms`) weighted by its weight, each adding r - 1 - ln r with
+// r = q/p: unbiased and never negative (src/engine/mixture.cpp); one row's estimate is
+// noisy, averages over many rows are what it is for.
+double output_kl(const ModelConfig& config, std::span<const float> p, std::span<const float> q,
+                 UniformSource& uniforms);
+// A row's most probable choice: the softmax class, or a mixture's heaviest component (what
+// top-1 agreement compares).
+int output_mode(const ModelConfig& config, std::span<const float> outputs);
+
 }  // namespace fastwave

@@ -75,23 +75,25 @@ struct Fidelity {
   int64_t positions = 0;
   double reference_nll_bits = 0;  // per sample
   double nll_bits = 0;
-  double kl_mean = 0;             // KL(reference || model), nats per sample
+  double kl_mean = 0;             // KL(reference || model), nats per sample (output_kl)
   double kl_p50 = 0, kl_p90 = 0, kl_p99 = 0, kl_max = 0;
-  double top1_agreement = 0;      // share of positions where both rank the same class first
+  double top1_agreement = 0;      // share of positions whose output_mode agrees
   double nll_change() const { return reference_nll_bits > 0 ? nll_bits / reference_nll_bits - 1 : 0; }
 };
 
-// Adds files one at a time; result() summarises everything added.
+// Adds files one at a time; result() summarises everything added. Rows are
+// config.outputs() wide; row t predicts ids[t + 1].
 class FidelityAccumulator {
  public:
   void add(std::span<const float> reference_logits, std::span<const float> logits, std::span<const int> ids,
-           int classes);
+           const ModelConfig& config);
   Fidelity result() const;
 
  private:
   std::vector<float> kl_;  // per position, for the percentiles: 4 bytes each
   double reference_nll_ = 0, nll_ = 0, kl_sum_ = 0;
   int64_t agree_ = 0;
+  UniformSource uniforms_{0x6b6c};  // a mixture's KL draws: the same numbers every run
 };
 
 }  // namespace fastwave

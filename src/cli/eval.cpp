@@ -80,9 +80,6 @@ void add_eval_command(CLI::App& app) {
     if (!o->ref.empty()) {
       reference = Model::load(o->ref);
       if (reference->config().to_json() != c.to_json()) throw Error("--ref has a different config from the model");
-      if (c.output != ModelConfig::Output::kSoftmax) {
-        throw Error("--ref compares softmax outputs (KL, top-1); this model's output is a mixture");
-      }
     }
     const Conditioning conditioning = load_conditioning(c, o->speaker, o->local_features);
     const int threads = o->threads > 0 ? o->threads : int(std::max(1u, std::thread::hardware_concurrency()));
@@ -116,8 +113,8 @@ void add_eval_command(CLI::App& app) {
         const std::span<const int> targets = std::span<const int>(ids).subspan(size_t(first));
         if (reference) {
           const auto ref_logits = ref_forcing->next(&ref_first);
-          one.add(ref_logits, logits, targets, c.classes);
-          total.add(ref_logits, logits, targets, c.classes);
+          one.add(ref_logits, logits, targets, c);
+          total.add(ref_logits, logits, targets, c);
         } else {
           bits += nll_bits(c, logits, targets) * double(logits.size() / size_t(c.outputs()));
         }

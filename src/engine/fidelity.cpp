@@ -1,7 +1,9 @@
-// KL divergence, top-1 agreement and NLL of a model against a reference, per position.
+// KL divergence, top-1 agreement and NLL of a model against a reference, per position:
+// softmax rows exactly, mixture rows through output_kl's estimate.
 #include <algorithm>
 #include <cmath>
 
+#include "fastwave/distribution.h"
 #include "fastwave/evaluate.h"
 
 namespace fastwave {
@@ -20,21 +22,29 @@ void log_softmax(const float* row, int classes, std::vector<double>& out) {
 }  // namespace
 
 void FidelityAccumulator::add(std::span<const float> reference_logits, std::span<const float> logits,
-                              std::span<const int> ids, int classes) {
-  const size_t rows = logits.size() / classes;
+                              std::span<const int> ids, const ModelConfig& config) {
+  const int width = config.outputs();
+  const size_t rows = logits.size() / width;
   std::vector<double> p, q;
   for (size_t t = 0; t < rows; ++t) {
-    const float* ref_row = &reference_logits[t * classes];
-    const float* row = &logits[t * classes];
-    log_softmax(ref_row, classes, p);
-    log_softmax(row, classes, q);
-    double kl = 0;
-    for (int i = 0; i < classes; ++i) kl += std::exp(p[i]) * (p[i] - q[i]);
-    kl_.push_back(static_cast<float>(std::max(0.0, kl)));
-    kl_sum_ += std::max(0.0, kl);
-    reference_nll_ -= p[ids[t + 1]] / std::log(2.0);
-    nll_ -= q[ids[t + 1]] / std::log(2.0);
-    agree_ += std::max_element(ref_row, ref_row + classes) - ref_row == std::max_element(row, row + classes) - row;
+    const std::span<const float> ref_row = reference_logits.subspan(t * width, width), row = logits.subspan(t * width, width);
+    double kl;
+    if (config.output == ModelConfig::Output::kSoftmax) {  // one log-softmax per row serves KL and NLL
+      log_softmax(ref_row.data(), width, p);
+      log_softmax(row.data(), width, q);
+      kl = 0;
+      for (int i = 0; i < width; ++i) kl += std::exp(p[i]) * (p[i] - q[i]);
+      kl = std::max(0.0, kl);
+      reference_nll_ -= p[ids[t + 1]] / std::log(2.0);
+      nll_ -= q[ids[t + 1]] / std::log(2.0);
+    } else {
+      kl = output_kl(config, ref_row, row, uniforms_);
+      reference_nll_ += code_nll_bits(config, ref_row, ids[t + 1]);
+      nll_ += code_nll_bits(config, row, ids[t + 1]);
+    }
+    kl_.push_back(static_cast<float>(kl));
+    kl_sum_ += kl;
+    agree_ += output_mode(config, ref_row) == output_mode(config, row);
   }
 }
 

@@ -90,6 +90,44 @@ int sample_mixture(const ModelConfig& c, std::span<const float> outputs, float t
   return code_of_sample(double(m.means[k]) + double(temperature) * std::exp(double(m.log_scales[k])) * noise);
 }
 
+double mixture_kl(const ModelConfig& c, std::span<const float> p, std::span<const float> q, UniformSource& uniforms) {
+  // Each draw x adds r - 1 - ln r with r = q(x) / p(x): its mean under p is the KL (q sums
+  // to one over the codes), and unlike ln p - ln q it is never negative, so a tiny KL is
+  // not lost in the noise of its draws. Stratified by component, with antithetic pairs
+  // (noise and its mirror image).
+  constexpr int kPairs = 2;
+  const MixtureRow m(c, p);
+  double kl = 0;
+  for (int k = 0; k < m.components; ++k) {
+    const double weight = std::exp(log_weight(m, k));
+    const double scale = std::exp(std::max(double(m.log_scales[k]), c.log_scale_min));
+    double sum = 0;
+    for (int pair = 0; pair < kPairs; ++pair) {
+      double noise;
+      if (c.output == ModelConfig::Output::kLogisticMixture) {
+        const double v = open_uniform(uniforms.next());
+        noise = std::log(v) - std::log(1.0 - v);
+      } else {
+        const double v1 = open_uniform(uniforms.next()), v2 = open_uniform(uniforms.next());
+        noise = std::sqrt(-2.0 * std::log(v1)) * std::cos(2.0 * std::numbers::pi * v2);
+      }
+      for (double sign : {1.0, -1.0}) {
+        const int code = code_of_sample(double(m.means[k]) + sign * scale * noise);
+        const double log_ratio = (mixture_nll_bits(c, p, code) - mixture_nll_bits(c, q, code)) * std::numbers::ln2;
+        sum += std::expm1(log_ratio) - log_ratio;
+      }
+    }
+    kl += weight * sum / (2 * kPairs);
+  }
+  return kl;
+}
+
+int mixture_mode(const ModelConfig& c, std::span<const float> outputs) {
+  const MixtureRow m(c, outputs);
+  if (!m.logits) return 0;
+  return int(std::max_element(m.logits, m.logits + m.components) - m.logits);
+}
+
 double mixture_nll_bits(const ModelConfig& c, std::span<const float> outputs, int code) {
   const MixtureRow m(c, outputs);
   const double y = sample_of_code(code);

@@ -97,6 +97,29 @@ double code_nll_bits(const ModelConfig& config, std::span<const float> outputs, 
   return (std::log(sum) + max - outputs[size_t(code)]) / std::log(2.0);
 }
 
+double output_kl(const ModelConfig& config, std::span<const float> p, std::span<const float> q,
+                 UniformSource& uniforms) {
+  if (config.output != ModelConfig::Output::kSoftmax) return mixture_kl(config, p, q, uniforms);
+  const auto log_sum = [](std::span<const float> x) {
+    const double max = *std::max_element(x.begin(), x.end());
+    double sum = 0;
+    for (float v : x) sum += std::exp(double(v) - max);
+    return std::log(sum) + max;
+  };
+  const double lp = log_sum(p), lq = log_sum(q);
+  double kl = 0;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const double log_p = double(p[i]) - lp;
+    kl += std::exp(log_p) * (log_p - (double(q[i]) - lq));
+  }
+  return std::max(0.0, kl);  // rounding can take a tiny true KL below zero
+}
+
+int output_mode(const ModelConfig& config, std::span<const float> outputs) {
+  if (config.output != ModelConfig::Output::kSoftmax) return mixture_mode(config, outputs);
+  return int(std::max_element(outputs.begin(), outputs.end()) - outputs.begin());
+}
+
 double UniformSource::next() {
   // splitmix64: tiny, fast, and the same on every platform and standard library.
   uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);

@@ -20,5 +20,8 @@ int sample_code_with(const kernels::KernelTable& kernels, const ModelConfig& con
 int sample_mixture(const ModelConfig& config, std::span<const float> outputs, float temperature,
                    UniformSource& uniforms);
 double mixture_nll_bits(const ModelConfig& config, std::span<const float> outputs, int code);
+double mixture_kl(const ModelConfig& config, std::span<const float> p, std::span<const float> q,
+                  UniformSource& uniforms);
+int mixture_mode(const ModelConfig& config, std::span<const float> outputs);
 
 }  // namespace fastwave

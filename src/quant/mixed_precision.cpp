@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "engine/packed_model.h"
+#include "fastwave/distribution.h"
 #include "fastwave/error.h"
 #include "fastwave/evaluate.h"
 #include "fastwave/network.h"
@@ -92,26 +93,32 @@ struct Distance {
   double kl = 0, l1 = 0, l2 = 0;
 };
 
-Distance output_distance(std::span<const float> reference, std::span<const float> logits, int classes) {
+// KL is output_kl's (exact for softmax rows, estimated for mixtures); l1 and l2 compare
+// softmax probabilities and are left 0 for mixtures, which refuse them.
+Distance output_distance(std::span<const float> reference, std::span<const float> logits, const ModelConfig& c) {
   Distance d;
-  const int64_t rows = int64_t(reference.size()) / classes;
-  std::vector<double> p(classes), q(classes);
+  const int width = c.outputs();
+  const int64_t rows = int64_t(reference.size()) / width;
+  UniformSource uniforms(0x6b6c);
+  std::vector<double> p(width), q(width);
   auto softmax = [&](const float* x, std::vector<double>& out) {
-    const double m = *std::max_element(x, x + classes);
+    const double m = *std::max_element(x, x + width);
     double sum = 0;
-    for (int i = 0; i < classes; ++i) sum += out[i] = std::exp(double(x[i]) - m);
+    for (int i = 0; i < width; ++i) sum += out[i] = std::exp(double(x[i]) - m);
     for (auto& v : out) v /= sum;
   };
   for (int64_t r = 0; r < rows; ++r) {
-    softmax(&reference[r * classes], p);
-    softmax(&logits[r * classes], q);
-    double kl = 0, l1 = 0, l2 = 0;
-    for (int i = 0; i < classes; ++i) {
-      if (p[i] > 0) kl += p[i] * (std::log(p[i]) - std::log(std::max(q[i], 1e-300)));
+    const std::span<const float> p_row = reference.subspan(r * width, width), q_row = logits.subspan(r * width, width);
+    d.kl += output_kl(c, p_row, q_row, uniforms);
+    if (c.output != ModelConfig::Output::kSoftmax) continue;
+    softmax(p_row.data(), p);
+    softmax(q_row.data(), q);
+    double l1 = 0, l2 = 0;
+    for (int i = 0; i < width; ++i) {
       l1 += std::fabs(p[i] - q[i]);
       l2 += (p[i] - q[i]) * (p[i] - q[i]);
     }
-    d.kl += kl, d.l1 += l1, d.l2 += std::sqrt(l2);
+    d.l1 += l1, d.l2 += std::sqrt(l2);
   }
   if (rows) d.kl /= rows, d.l1 /= rows, d.l2 /= rows;
   return d;
@@ -150,8 +157,8 @@ std::vector<Distance> probe_units(const Model& model, const std::vector<Unit>& u
         int64_t rows = 0;
         for (size_t p = 0; p < probes.size(); ++p) {
           const auto logits = teacher_forced_logits(probe, probes[p].first, probes[p].second);
-          const int64_t n = int64_t(logits.size()) / model.config().classes;
-          const Distance d = output_distance(reference[p], logits, model.config().classes);
+          const int64_t n = int64_t(logits.size()) / model.config().outputs();
+          const Distance d = output_distance(reference[p], logits, model.config());
           sum.kl += d.kl * n, sum.l1 += d.l1 * n, sum.l2 += d.l2 * n;
           rows += n;
         }
@@ -354,8 +361,10 @@ int64_t uniform_file_bytes(const Model& model, int bits, int group_size) {
 BudgetResult quantize_to_budget(const Model& model, const BudgetOptions& options) {
   if (model.is_quantized()) throw Error("the model is already quantized; give --budget-mb its float original");
   if (options.calibration.empty()) throw Error("--budget-mb needs calibration audio (--calib FILE_OR_DIR)");
-  if (model.config().output != ModelConfig::Output::kSoftmax) {
-    throw Error("--budget-mb measures KL between softmax outputs; a mixture-output model is not supported yet");
+  if (model.config().output != ModelConfig::Output::kSoftmax && options.allocator == Allocator::kMyQasr &&
+      (options.sensitivity == Sensitivity::kL1 || options.sensitivity == Sensitivity::kL2)) {
+    throw Error("the l1 and l2 sensitivities compare softmax probabilities; a mixture-output model takes kl or an "
+                "activation statistic");
   }
   if (options.probe_bits < kLowBits || options.probe_bits > kHighBits) {
     throw Error("the probe width must be " + std::to_string(kLowBits) + ".." + std::to_string(kHighBits) + " bits");

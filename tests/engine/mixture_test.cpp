@@ -160,3 +160,52 @@ TEST(MixtureLikelihood, EvaluationAveragesIt) {
 
 }  // namespace
 }  // namespace fastwave
+
+namespace fastwave {
+namespace {
+
+// KL over all 65536 codes, summed exactly: what output_kl estimates.
+double exact_kl(const ModelConfig& c, std::span<const float> p, std::span<const float> q) {
+  double kl = 0;
+  for (int code = 0; code < 65536; ++code) {
+    const double lp = -code_nll_bits(c, p, code) * std::numbers::ln2, lq = -code_nll_bits(c, q, code) * std::numbers::ln2;
+    kl += std::exp(lp) * (lp - lq);
+  }
+  return kl;
+}
+
+TEST(MixtureKl, EstimatesTheExactSumAndIsZeroForTheSameRow) {
+  for (auto output : {ModelConfig::Output::kLogisticMixture, ModelConfig::Output::kGaussianMixture}) {
+    const ModelConfig c = mixture_config(output, 3);
+    // Components at -0.3, 0.1, 0.5 with scales of a few hundred codes; q moves and widens
+    // them a little, as quantization does (a KL of a few hundredths).
+    const std::vector<float> p = {0.2f, -0.5f, 0.1f, -0.3f, 0.1f, 0.5f, -5.0f, -4.5f, -5.5f};
+    const std::vector<float> q = {0.25f, -0.55f, 0.1f, -0.299f, 0.1015f, 0.5f, -4.95f, -4.5f, -5.45f};
+    UniformSource uniforms(1);
+    EXPECT_EQ(output_kl(c, p, p, uniforms), 0.0);
+    for (int i = 0; i < 50; ++i) EXPECT_GE(output_kl(c, p, q, uniforms), 0.0);
+    double mean = 0;
+    constexpr int kRows = 2000;  // an average over rows is what the estimate is for
+    for (int i = 0; i < kRows; ++i) mean += output_kl(c, p, q, uniforms) / kRows;
+    const double exact = exact_kl(c, p, q);
+    EXPECT_GT(exact, 0.003);
+    EXPECT_NEAR(mean, exact, 0.05 * exact) << (output == ModelConfig::Output::kLogisticMixture ? "logistic" : "gaussian");
+  }
+}
+
+TEST(MixtureKl, SoftmaxIsExactAndTopOneIsTheHeaviestComponent) {
+  ModelConfig softmax = testing::small_config();
+  softmax.classes = 3;
+  const std::vector<float> p = {0.0f, 1.0f, 2.0f}, q = {0.5f, 1.0f, 1.0f};
+  UniformSource uniforms(2);
+  double kl = 0, zp = 0, zq = 0;
+  for (int i = 0; i < 3; ++i) zp += std::exp(double(p[i])), zq += std::exp(double(q[i]));
+  for (int i = 0; i < 3; ++i) kl += std::exp(double(p[i])) / zp * (p[i] - std::log(zp) - q[i] + std::log(zq));
+  EXPECT_NEAR(output_kl(softmax, p, q, uniforms), kl, 1e-12);
+  EXPECT_EQ(output_mode(softmax, p), 2);
+  const ModelConfig c = mixture_config(ModelConfig::Output::kLogisticMixture, 3);
+  EXPECT_EQ(output_mode(c, std::vector<float>{0.2f, 0.9f, 0.1f, 0, 0, 0, 0, 0, 0}), 1);
+}
+
+}  // namespace
+}  // namespace fastwave

@@ -103,6 +103,32 @@ TEST(Budget, GreedyKlProbesAtTheWidthItIsGiven) {
   }
 }
 
+// A mixture-output model (r9y9's vocoders) is probed by output_kl's estimate; the l1 and
+// l2 sensitivities, which compare softmax probabilities, are refused.
+TEST(Budget, MixtureOutputModelsFitByTheirKl) {
+  ModelConfig c = testing::small_config();
+  c.output = ModelConfig::Output::kLogisticMixture;
+  c.mixtures = 3;
+  c.classes = 65536;
+  const Model model = Model::random(c, 25);
+  for (Allocator allocator : {Allocator::kGreedyKl, Allocator::kMyQasr}) {
+    BudgetOptions o = options_for(model, (uniform_file_bytes(model, 3, 32) + uniform_file_bytes(model, 5, 32)) / 2);
+    o.calibration[0].second = {};
+    o.allocator = allocator;
+    o.sensitivity = Sensitivity::kKl;
+    const BudgetResult r = quantize_to_budget(model, o);
+    EXPECT_LE(r.file_bytes, o.budget_bytes) << allocator_name(allocator);
+    double total = 0;
+    for (const auto& u : r.units) total += u.sensitivity;
+    EXPECT_GT(total, 0.0) << allocator_name(allocator);
+  }
+  BudgetOptions l1 = options_for(model, uniform_file_bytes(model, 4, 32));
+  l1.calibration[0].second = {};
+  l1.allocator = Allocator::kMyQasr;
+  l1.sensitivity = Sensitivity::kL1;
+  EXPECT_THROW(quantize_to_budget(model, l1), Error);
+}
+
 TEST(Budget, RefusesWhatCannotFit) {
   const Model model = Model::random(config_with_global(), 24);
   const int64_t smallest = uniform_file_bytes(model, 2, 32);
