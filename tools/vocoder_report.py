@@ -47,6 +47,7 @@ SPECTROGRAMS = os.path.join(ROOT, "tools", "spectrograms.py")
 COLUMNS = ["scheme", "group", "clips", "seconds", "lsd_db", "mcd_db", "frechet", "wer", "wer_original",
            "wer_clips", "rtf", "cpu_seconds"]
 FLOAT_NAMES = ("float", "f32")
+BUDGET = "budget-"  # scheme "budget-1.3": fastwave quantize --budget-mb 1.3 --calib CALIB_AUDIO
 NOISE = "noise"  # the baseline's scheme name
 
 
@@ -240,7 +241,10 @@ def main():
     p.add_argument("--real-split", default="eval")
     p.add_argument("--per-speaker", type=int, default=2, help="test utterances per synthetic speaker")
     p.add_argument("--schemes", default="float,int8-dynamic,int4",
-                   help="comma-separated: float (the model as given) or a fastwave quantize --scheme")
+                   help="comma-separated: float (the model as given), a fastwave quantize --scheme, or budget-MB "
+                        "(per-layer widths fitted to MB MiB by --budget-mb, calibrated on --calib-audio)")
+    p.add_argument("--calib-audio", default="data/speech/valid",
+                   help="WAV file or directory the budget schemes calibrate on (not the test audio)")
     p.add_argument("--seed", default="0")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--no-wer", action="store_true", help="skip pocketsphinx (otherwise it is required)")
@@ -276,6 +280,15 @@ def report(a):
     schemes = [s.strip() for s in a.schemes.split(",") if s.strip()]
     if not schemes or len(set(schemes)) != len(schemes) or NOISE in schemes:
         raise Failure(f"--schemes '{a.schemes}': give distinct schemes ('{NOISE}' is the baseline's name)")
+    for s in schemes:
+        if s.startswith(BUDGET):
+            try:
+                if float(s[len(BUDGET):]) <= 0:
+                    raise ValueError
+            except ValueError:
+                raise Failure(f"--schemes: '{s}' needs a size in MiB, e.g. {BUDGET}1.5")
+            if not os.path.exists(a.calib_audio):
+                raise Failure(f"--calib-audio {a.calib_audio}: no such file or directory (the budget schemes need it)")
     rows_of = schemes + ([] if a.no_baseline else [NOISE])
     utterances = select(a.speech_meta, a.real_meta, a.per_speaker, a.real_split)
     if not 0 <= a.png_utterance < len(utterances):
@@ -295,7 +308,11 @@ def report(a):
             models[s] = os.path.abspath(a.model)
         else:
             models[s] = os.path.join(work, "models", f"{s}.fwm")
-            run([a.fastwave, "quantize", a.model, "-o", models[s], "--scheme", s])
+            if s.startswith(BUDGET):  # per-layer widths fitted to a size, calibrated on held-out audio
+                run([a.fastwave, "quantize", a.model, "-o", models[s], "--budget-mb", s[len(BUDGET):],
+                     "--calib", a.calib_audio])
+            else:
+                run([a.fastwave, "quantize", a.model, "-o", models[s], "--scheme", s])
         print(f"model {s}: {models[s]} ({os.path.getsize(models[s]) / 2**20:.2f} MiB)", file=sys.stderr)
 
     # Originals copied under names that sort in selection order, in each group's directory,
