@@ -48,6 +48,11 @@ class MelFrontEnd {
   std::vector<double> mean_, std_;
 };
 
+// Frames after frame f that f's samples depend on: the reach of the upsampling network
+// (conv_in's cin_pad, and at most a frame per stage), 0 without one. What a VocoderStream
+// waits for.
+int lookahead_frames(const ModelConfig& config);
+
 struct VocoderStreamOptions {
   int speaker = -1;  // for speaker-conditioned vocoders
   float temperature = 1.0f;

@@ -40,8 +40,12 @@ void add_info_command(CLI::App& app) {
     if (c.has_upsampling()) {
       std::string scales;
       for (int s : c.upsample_scales) scales += (scales.empty() ? "" : "x") + std::to_string(s);
-      std::printf("upsampling       %s, frequency kernel %d%s\n", scales.c_str(), c.upsample_freq_kernel,
+      std::printf("upsampling       %s%s, frequency kernel %d%s\n", scales.c_str(),
+                  c.upsample_transposed ? " transposed (bias, ReLU)" : "", c.upsample_freq_kernel,
                   c.upsample_conv_in ? (", conv_in over " + std::to_string(2 * c.cin_pad + 1) + " frames").c_str() : "");
+      const int lookahead = lookahead_frames(c);
+      std::printf("look-ahead       %d frames (%.1f ms) when streamed\n", lookahead,
+                  1000.0 * lookahead * c.local_hop / c.sample_rate);
     }
     if (c.local_mel && c.local_mel->log == "db") {
       std::printf("mel front end    %d bands, FFT %d (%s), %g..%g Hz, [%g, %g] dB -> [0, 1]\n", c.local_channels,

@@ -6,6 +6,7 @@
 
 #include "fastwave/distribution.h"
 #include "fastwave/error.h"
+#include "fastwave/vocoder.h"
 #include "quant/weight_formats.h"
 
 namespace fastwave {
@@ -165,8 +166,7 @@ ConditioningTerms::ConditioningTerms(const PackedModel& model, const Conditionin
     finished_ = !streaming;
   }
   if (c.has_upsampling()) {
-    // Each stage reads one input step either side, at most a frame; conv_in cin_pad frames.
-    lookahead_ = int(c.upsample_scales.size()) + (c.upsample_conv_in ? c.cin_pad : 0);
+    lookahead_ = fastwave::lookahead_frames(c);  // the member of the same name returns this
     hop_ = 1;
     frames_ = held_frames_ * c.local_hop;
     if (!streaming) rebuild_upsampler();

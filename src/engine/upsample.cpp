@@ -5,6 +5,7 @@
 
 #include "fastwave/error.h"
 #include "fastwave/memory.h"
+#include "fastwave/vocoder.h"
 
 namespace fastwave {
 namespace {
@@ -176,6 +177,12 @@ void Upsampler::mapped_rows(int64_t t0, int64_t t1, int width, const LinearMap& 
       for (int i = 0; i < width; ++i) row[i] += tap[k] * source[i];
     }
   }
+}
+
+int lookahead_frames(const ModelConfig& c) {
+  if (!c.has_upsampling()) return 0;
+  // Each stage reads one input step either side, at most a frame; conv_in cin_pad frames.
+  return int(c.upsample_scales.size()) + (c.upsample_conv_in ? c.cin_pad : 0);
 }
 
 std::vector<float> upsample_features(const ModelConfig& config, const UpsampleWeights& weights,
