@@ -35,6 +35,17 @@ struct MixtureRow {
 double open_uniform(double u) { return 1e-5 + (1.0 - 2e-5) * u; }
 double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
 
+// A standard logistic (one uniform) or normal (two, Box-Muller) draw: a component's noise
+// before its scale.
+double unit_noise(const ModelConfig& c, UniformSource& uniforms) {
+  if (c.output == ModelConfig::Output::kLogisticMixture) {
+    const double v = open_uniform(uniforms.next());
+    return std::log(v) - std::log(1.0 - v);
+  }
+  const double v1 = open_uniform(uniforms.next()), v2 = open_uniform(uniforms.next());
+  return std::sqrt(-2.0 * std::log(v1)) * std::cos(2.0 * std::numbers::pi * v2);
+}
+
 // log softmax of the component logits at k (0 for a single component).
 double log_weight(const MixtureRow& m, int k) {
   if (!m.logits || m.components == 1) return 0.0;
@@ -79,14 +90,7 @@ int sample_mixture(const ModelConfig& c, std::span<const float> outputs, float t
       if (score > best || j == 0) best = score, k = j;
     }
   }
-  double noise;
-  if (c.output == ModelConfig::Output::kLogisticMixture) {
-    const double v = open_uniform(uniforms.next());
-    noise = std::log(v) - std::log(1.0 - v);
-  } else {
-    const double v1 = open_uniform(uniforms.next()), v2 = open_uniform(uniforms.next());
-    noise = std::sqrt(-2.0 * std::log(v1)) * std::cos(2.0 * std::numbers::pi * v2);
-  }
+  const double noise = unit_noise(c, uniforms);
   return code_of_sample(double(m.means[k]) + double(temperature) * std::exp(double(m.log_scales[k])) * noise);
 }
 
@@ -103,14 +107,7 @@ double mixture_kl(const ModelConfig& c, std::span<const float> p, std::span<cons
     const double scale = std::exp(std::max(double(m.log_scales[k]), c.log_scale_min));
     double sum = 0;
     for (int pair = 0; pair < kPairs; ++pair) {
-      double noise;
-      if (c.output == ModelConfig::Output::kLogisticMixture) {
-        const double v = open_uniform(uniforms.next());
-        noise = std::log(v) - std::log(1.0 - v);
-      } else {
-        const double v1 = open_uniform(uniforms.next()), v2 = open_uniform(uniforms.next());
-        noise = std::sqrt(-2.0 * std::log(v1)) * std::cos(2.0 * std::numbers::pi * v2);
-      }
+      const double noise = unit_noise(c, uniforms);
       for (double sign : {1.0, -1.0}) {
         const int code = code_of_sample(double(m.means[k]) + sign * scale * noise);
         const double log_ratio = (mixture_nll_bits(c, p, code) - mixture_nll_bits(c, q, code)) * std::numbers::ln2;
