@@ -203,10 +203,9 @@ void ConditioningTerms::append(std::span<const float> frames, bool last, int64_t
   if (frames.size() % size_t(c.local_channels) != 0) {
     throw Error("features must be whole frames of " + std::to_string(c.local_channels) + " values");
   }
-  // Frames no row still to come can reach are dropped: rows from first_needed on read
-  // frames from its frame - lookahead on.
-  const int64_t rows_per_frame = c.has_upsampling() ? c.local_hop : 1;
-  const int64_t keep_from = std::clamp<int64_t>(first_needed / rows_per_frame - lookahead_, first_frame_,
+  // Frames no row still to come can reach are dropped: the positions from first_needed on
+  // read frames from its frame - lookahead on.
+  const int64_t keep_from = std::clamp<int64_t>(first_needed / c.local_hop - lookahead_, first_frame_,
                                                 first_frame_ + held_frames_);
   window_.erase(window_.begin(), window_.begin() + (keep_from - first_frame_) * c.local_channels);
   held_frames_ -= keep_from - first_frame_;
@@ -218,7 +217,7 @@ void ConditioningTerms::append(std::span<const float> frames, bool last, int64_t
   if (last && first_frame_ + held_frames_ == 0) throw Error("a stream needs at least one frame of features");
   const int64_t received = first_frame_ + held_frames_;
   const int64_t settled = last ? received : std::max<int64_t>(0, received - lookahead_);
-  frames_ = settled * rows_per_frame;
+  frames_ = c.has_upsampling() ? settled * c.local_hop : settled;  // rows: samples, or frames
   if (c.has_upsampling()) rebuild_upsampler();
 }
 

@@ -78,8 +78,8 @@ class ConditioningTerms {
 
   // Frames after a frame that its rows depend on (0 without upsampling).
   int lookahead_frames() const { return lookahead_; }
-  // Streaming: appends `frames` [n][local_channels]; `last` when no more will come. Rows
-  // before row `first_needed` will not be asked for again.
+  // Streaming: appends `frames` [n][local_channels]; `last` when no more will come. No
+  // position before `first_needed` (a sample) will be asked for again.
   void append(std::span<const float> frames, bool last, int64_t first_needed);
   bool finished() const { return finished_; }
   // Samples whose rows are settled (all of them offline); unlimited without local features.
