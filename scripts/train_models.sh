@@ -2,7 +2,8 @@
 # Continues training the shipped models from where they are, one thread each, in the
 # background-friendly way the project trains (docs/training.md, models/README.md):
 #
-#   bash scripts/train_models.sh [MINUTES] [RUN_DIR]     (default: 150 minutes, runs/)
+#   [MODELS="speech vocoder"] bash scripts/train_models.sh [MINUTES] [RUN_DIR]
+#                                   (default: violin and speech, 150 minutes, runs/)
 #
 # Each run starts from models/NAME.fwm (--init-from: a fresh optimizer at a fifth of the
 # first sessions' rate, which restarts gain from (models/README.md, session 5), warm-up, cosine
@@ -22,12 +23,19 @@ mkdir -p "$runs"
 seed="${SEED:-$(date +%s)}"
 echo "seed $seed" >&2
 # Validation: 30 s of the violin valid rendering, 8 s of each speaker's valid audio.
-common=(--batch 2 --output-length 8192 --lr 2e-4 --warmup-steps 50 --valid-every 150 --threads 1
-        --max-minutes "$minutes" --steps 6000)
-for name in violin speech; do
-  valid=30; [ "$name" = speech ] && valid=8
+common=(--warmup-steps 50 --valid-every 150 --threads 1 --max-minutes "$minutes" --steps 6000)
+# MODELS picks which (two cores: two runs at a time): violin, speech, vocoder.
+for name in ${MODELS:-violin speech}; do
+  case "$name" in
+    violin) args=(--data data/violin --valid-seconds 30 --batch 2 --output-length 8192 --lr 2e-4) ;;
+    speech) args=(--data data/speech --valid-seconds 8 --batch 2 --output-length 8192 --lr 2e-4) ;;
+    # The vocoder learns from the speech data with its features; shorter crops, 3e-4
+    # (its second session: at 1e-3 it stopped gaining after 400 steps).
+    vocoder) args=(--vocoder --data data/speech --valid-seconds 4 --batch 2 --output-length 4096 --lr 3e-4) ;;
+    *) echo "unknown model '$name' in MODELS (violin, speech, vocoder)" >&2; exit 1 ;;
+  esac
   rm -rf "$runs/$name.ckpt"
-  nohup nice -n 5 build-train/fastwave train --data "data/$name" --init-from "models/$name.fwm" \
-    -o "$runs/$name.fwm" --valid-seconds "$valid" --seed "$seed" "${common[@]}" > "$runs/$name.log" 2>&1 &
+  nohup nice -n 5 build-train/fastwave train --init-from "models/$name.fwm" -o "$runs/$name.fwm" \
+    --seed "$seed" "${common[@]}" "${args[@]}" > "$runs/$name.log" 2>&1 &
   echo "training $name: log $runs/$name.log, pid $!"
 done
