@@ -34,7 +34,7 @@ def main():
         axes[0].plot([h for h, _, _ in points], [b for _, _, b in points], marker="o", label=model)
         axes[1].plot([s for _, s, _ in points], [b for _, _, b in points], marker="o", label=model)
     axes[0].set_xlabel("training hours (one thread, on a machine shared with other work)")
-    axes[1].set_xlabel("steps (batch 2 x 8192 targets)")
+    axes[1].set_xlabel("steps (batch 2 x 8192 targets; the vocoder 2 x 4096)")
     axes[0].set_ylabel("validation NLL, bits/sample")
     for ax in axes:
         ax.grid(alpha=0.3)
