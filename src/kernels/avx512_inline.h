@@ -54,10 +54,8 @@ inline __m512i codes_avx512(__m512 v, __m512 inverse, __mmask16 m) {
 }
 
 // Nibbles to signed bytes: (v ^ 8) - 8 maps 0..15 to 0..7, -8..-1.
-inline __m512i signed_nibbles(__m512i v) {
-  const __m512i eight = _mm512_set1_epi8(8);
-  return _mm512_sub_epi8(_mm512_xor_si512(v, eight), eight);
-}
+// Packed int4 nibbles hold w + 8 (kernels.h, Int4View): back to the signed weights.
+inline __m512i signed_nibbles(__m512i v) { return _mm512_sub_epi8(v, _mm512_set1_epi8(8)); }
 
 }  // namespace
 }  // namespace fastwave::kernels

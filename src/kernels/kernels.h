@@ -19,6 +19,9 @@ namespace fastwave::kernels {
 // reductions, which suits the short reductions (32..1280) of WaveNet layers.
 inline constexpr int kPanelRows = 16;
 
+// n rounded up to whole multiples (panels, vectors, cache lines of padded scratch).
+inline constexpr int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
+
 // 64-byte aligned storage, so panels start on cache lines.
 struct AlignedFree {
   void operator()(void* p) const;
@@ -86,8 +89,10 @@ struct Int8View {
 };
 
 // int4 weights, symmetric in [-7, 7], one scale per row and group of `group_size` columns.
-// Panel p, column octet o is 64 bytes: byte i*4+e holds w[i][8o+e] in its low nibble and
-// w[i][8o+4+e] in its high nibble, so each half is a VNNI quad block.
+// Panel p, column octet o is 64 bytes: byte i*4+e holds w[i][8o+e] + 8 in its low nibble
+// and w[i][8o+4+e] + 8 in its high nibble, so each half is a VNNI quad block. The offset
+// makes a masked nibble a valid non-negative operand: a kernel multiplies it as it is and
+// takes 8 * (the group's sum of x) off, instead of sign-extending every nibble.
 struct Int4View {
   const uint8_t* data;         // ((p*octets + o)*16 + i)*4 + e
   const float* bias;           // padded to panels*16

@@ -243,9 +243,8 @@ void gemm_int4_avx2(const Int4View& w, const uint8_t* x, int ldx, const float* x
           __builtin_memcpy(&x1, xn + 8 * o + 4, 4);
           for (int h = 0; h < 2; ++h) {
             const __m256i packed = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel + o * 64 + h * 32));
-            const __m256i lo = _mm256_sub_epi8(_mm256_xor_si256(_mm256_and_si256(packed, low_nibbles), eight), eight);
-            const __m256i hi = _mm256_sub_epi8(
-                _mm256_xor_si256(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles), eight), eight);
+            const __m256i lo = _mm256_sub_epi8(_mm256_and_si256(packed, low_nibbles), eight);  // nibbles hold w + 8
+            const __m256i hi = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles), eight);
             sum[h] = _mm256_add_epi32(sum[h], _mm256_add_epi32(dot_quad_avx2(lo, x0), dot_quad_avx2(hi, x1)));
           }
         }

@@ -269,7 +269,7 @@ void gemm_int8_avx512(const Int8View& w, const uint8_t* x, int ldx, const float*
 template <int P, bool kWholePanels = false>
 void gemm_int4_tile(const Int4View& w, int p0, const uint8_t* x, float x_scale, float* y) {
   const int octets_per_group = w.group_size / 8, octets = w.groups * octets_per_group;
-  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F), ones = _mm512_set1_epi8(1);
   __m512 acc[P];
   const uint8_t* panel[P];
   for (int i = 0; i < P; ++i) {
@@ -278,24 +278,29 @@ void gemm_int4_tile(const Int4View& w, int p0, const uint8_t* x, float x_scale, 
   }
   const __m512 xs = _mm512_set1_ps(x_scale);
   for (int g = 0; g < w.groups; ++g) {
-    __m512i sum[P];
+    // The nibbles hold w + 8 (kernels.h): the products sum x * (w + 8), and every lane of
+    // x_sum the group's sum of x, of which 8 times is taken off.
+    __m512i sum[P], x_sum = _mm512_setzero_si512();
     for (int i = 0; i < P; ++i) sum[i] = _mm512_setzero_si512();
     for (int o = g * octets_per_group; o < (g + 1) * octets_per_group; ++o) {
       int32_t x0, x1;
       __builtin_memcpy(&x0, x + 8 * o, 4);
       __builtin_memcpy(&x1, x + 8 * o + 4, 4);
       const __m512i b0 = _mm512_set1_epi32(x0), b1 = _mm512_set1_epi32(x1);
+      x_sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(x_sum, b0, ones), b1, ones);
       for (int i = 0; i < P; ++i) {
         const __m512i packed = _mm512_load_si512(panel[i] + size_t(o) * 64);
-        const __m512i lo = signed_nibbles(_mm512_and_si512(packed, low_nibbles));
-        const __m512i hi = signed_nibbles(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles));
+        const __m512i lo = _mm512_and_si512(packed, low_nibbles);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
         sum[i] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(sum[i], b0, lo), b1, hi);
       }
     }
+    const __m512i offset = _mm512_slli_epi32(x_sum, 3);
     for (int i = 0; i < P; ++i) {
       const size_t at = (size_t(p0 + i) * w.groups + g) * kPanelRows;
       const __m512 s = _mm512_mul_ps(xs, _mm512_load_ps(w.scale + at));
-      const __m512i corrected = _mm512_sub_epi32(sum[i], _mm512_load_si512(w.correction + at));
+      const __m512i corrected =
+          _mm512_sub_epi32(_mm512_sub_epi32(sum[i], offset), _mm512_load_si512(w.correction + at));
       acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(corrected), s, acc[i]);
     }
   }
@@ -315,7 +320,7 @@ template <int P, int NB>
 void gemm_int4_tile_multi(const Int4View& w, int p0, const uint8_t* x, int ldx, const float* x_scale, float* y,
                           int ldy) {
   const int octets_per_group = w.group_size / 8, octets = w.groups * octets_per_group;
-  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F), ones = _mm512_set1_epi8(1);
   __m512 acc[P][NB];
   const uint8_t* panel[P];
   for (int i = 0; i < P; ++i) {
@@ -323,7 +328,8 @@ void gemm_int4_tile_multi(const Int4View& w, int p0, const uint8_t* x, int ldx, 
     panel[i] = w.data + size_t(p0 + i) * octets * 64;
   }
   for (int g = 0; g < w.groups; ++g) {
-    __m512i sum[P][NB];
+    __m512i sum[P][NB], x_sum[NB];  // as in gemm_int4_tile
+    for (int n = 0; n < NB; ++n) x_sum[n] = _mm512_setzero_si512();
     for (int i = 0; i < P; ++i) {
       for (int n = 0; n < NB; ++n) sum[i][n] = _mm512_setzero_si512();
     }
@@ -331,14 +337,15 @@ void gemm_int4_tile_multi(const Int4View& w, int p0, const uint8_t* x, int ldx, 
       __m512i lo[P], hi[P];
       for (int i = 0; i < P; ++i) {
         const __m512i packed = _mm512_load_si512(panel[i] + size_t(o) * 64);
-        lo[i] = signed_nibbles(_mm512_and_si512(packed, low_nibbles));
-        hi[i] = signed_nibbles(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles));
+        lo[i] = _mm512_and_si512(packed, low_nibbles);
+        hi[i] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
       }
       for (int n = 0; n < NB; ++n) {
         int32_t x0, x1;
         __builtin_memcpy(&x0, x + size_t(n) * ldx + 8 * o, 4);
         __builtin_memcpy(&x1, x + size_t(n) * ldx + 8 * o + 4, 4);
         const __m512i b0 = _mm512_set1_epi32(x0), b1 = _mm512_set1_epi32(x1);
+        x_sum[n] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(x_sum[n], b0, ones), b1, ones);
         for (int i = 0; i < P; ++i) sum[i][n] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(sum[i][n], b0, lo[i]), b1, hi[i]);
       }
     }
@@ -348,7 +355,8 @@ void gemm_int4_tile_multi(const Int4View& w, int p0, const uint8_t* x, int ldx, 
       const __m512i correction = _mm512_load_si512(w.correction + at);
       for (int n = 0; n < NB; ++n) {
         const __m512 s = _mm512_mul_ps(_mm512_set1_ps(x_scale[n]), scale);
-        acc[i][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum[i][n], correction)), s, acc[i][n]);
+        const __m512i corrected = _mm512_sub_epi32(_mm512_sub_epi32(sum[i][n], _mm512_slli_epi32(x_sum[n], 3)), correction);
+        acc[i][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(corrected), s, acc[i][n]);
       }
     }
   }

@@ -120,7 +120,7 @@ int int4_weight(const Int4View& w, int r, int c) {
   const int octets = w.groups * w.group_size / 8;
   const uint8_t byte = w.data[((size_t(r / kPanelRows) * octets + c / 8) * kPanelRows + r % kPanelRows) * 4 + c % 4];
   const int nibble = (c % 8) < 4 ? byte & 0xF : byte >> 4;
-  return (nibble ^ 8) - 8;
+  return nibble - 8;  // stored as w + 8
 }
 
 void gemm_int4_ref(const Int4View& w, const uint8_t* x, int ldx, const float* x_scale, int count, float* y,

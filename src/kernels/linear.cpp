@@ -141,7 +141,7 @@ Linear Linear::int4(int group_size, const MatrixRows<int8_t>& w, const MatrixRow
         uint8_t* bytes = data + ((size_t(p) * octets + o) * kPanelRows + i) * 4;
         for (int e = 0; e < 4; ++e) {
           const int low = code(8 * o + e), high = code(8 * o + 4 + e);
-          bytes[e] = uint8_t((low & 0xF) | (high & 0xF) << 4);
+          bytes[e] = uint8_t((low + 8) | (high + 8) << 4);
           sum += low + high;
         }
       }
