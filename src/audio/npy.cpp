@@ -190,14 +190,7 @@ struct NpyReader::State {
   int64_t rows = 0, row_values = 1, read = 0;
 
   size_t fill(std::span<uint8_t> bytes) {
-    if (!file) return io::read_standard_input_into(bytes, "the .npy");
-    size_t done = 0;
-    while (done < bytes.size()) {
-      const size_t got = file->read_some(bytes.subspan(done));
-      if (got == 0) break;
-      done += got;
-    }
-    return done;
+    return file ? file->read_up_to(bytes) : io::read_standard_input_into(bytes, "the .npy");
   }
   void fill_exactly(std::span<uint8_t> bytes, const std::string& where) {
     if (fill(bytes) != bytes.size()) throw Error(name + ": truncated " + where);

@@ -15,7 +15,7 @@
 namespace fastwave {
 namespace {
 
-int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
+using kernels::round_up;
 
 // The codes scratch: as wide as the widest integer product's input, in whole cache lines.
 int widest_codes(const std::vector<kernels::IntegerMatrixView>& filter_gates,
@@ -80,7 +80,6 @@ RingArena::RingArena(const Network& network, int streams) : per_stream_(floats_p
 FastStream::FastStream(const Network& network, const Conditioning& conditioning, float* rings,
                        bool streamed_features)
     : conditioning_(conditioning),
-      streamed_features_(streamed_features),
       terms_(network.packed(), conditioning_, streamed_features) {
   const ModelConfig& c = network.config();
   if (!rings) {
@@ -100,14 +99,13 @@ FastStream::FastStream(const Network& network, const Conditioning& conditioning,
 }
 
 void FastStream::append_features(std::span<const float> frames, bool last) {
-  if (!streamed_features_) throw Error("this stream was given all its features at the start");
-  terms_.append(frames, last, position_);
+  terms_.append(frames, last, position_);  // refused unless the stream was made streaming
 }
 
 int64_t FastStream::settled_positions() const { return terms_.settled_samples(); }
 
 void FastStream::reset() {
-  if (streamed_features_ && position_ > 0) throw Error("a stream of streamed features cannot start again");
+  if (terms_.streaming() && position_ > 0) throw Error("a stream of streamed features cannot start again");
   // Zeroed rings are the causal zero padding: slots not yet written read as zero.
   std::fill(ring_start_, ring_start_ + ring_floats_, 0.0f);
   heads_.assign(rings_.size(), 0);
@@ -177,24 +175,25 @@ void FastStepper::set_up_lanes(const std::vector<kernels::IntegerMatrixView>& fi
   const ModelConfig& c = model.config;
   const int layers = c.num_layers(), k = c.kernel_size, groups = (capacity_ + kLanes - 1) / kLanes;
   const size_t lanes = size_t(groups) * kLanes;
-  int widest_rs = 0;
+  // The scratch an int4 matrix is unpacked into: whole panels of int8 weights.
   size_t widest_weights = 0;
+  auto fit_weights = [&](const kernels::IntegerMatrixView& m) {
+    const int rows = m.is_int4 ? m.int4.rows : m.int8.rows;
+    widest_weights = std::max(widest_weights, size_t(round_up(rows, kernels::kPanelRows)) * m.padded_cols);
+  };
+  int widest_rs = 0;
   for (int n = 0; n < layers; ++n) {
     widest_rs = std::max(widest_rs, model.layers[n].residual_skip.rows());
-    for (const auto* m : {&filter_gates[n], &residual_skips[n]}) {
-      const int rows = m->is_int4 ? m->int4.rows : m->int8.rows;
-      widest_weights = std::max(widest_weights, size_t(round_up(rows, kernels::kPanelRows)) * m->padded_cols);
-    }
+    fit_weights(filter_gates[n]);
+    fit_weights(residual_skips[n]);
   }
   const auto end1 = model.end1.integer_view(), end2 = model.end2.integer_view();
   const bool lanes_end = network_.kernels().lanes_end && end1 && end2;
   int codes_width = widest_codes(filter_gates, residual_skips);
   if (lanes_end) {
     codes_width = std::max({codes_width, round_up(end1->padded_cols, 64), round_up(end2->padded_cols, 64)});
-    for (const auto* m : {&*end1, &*end2}) {
-      const int rows = m->is_int4 ? m->int4.rows : m->int8.rows;
-      widest_weights = std::max(widest_weights, size_t(round_up(rows, kernels::kPanelRows)) * m->padded_cols);
-    }
+    fit_weights(*end1);
+    fit_weights(*end2);
   }
   auto lane_rows = [](size_t rows) { return kernels::allocate_floats(rows * kLanes * kernels::kLaneTileGroups); };
   lanes_columns_ = lane_rows(size_t(k) * c.residual_channels);

@@ -59,7 +59,6 @@ class FastStream {
  private:
   friend class FastStepper;
   Conditioning conditioning_;
-  bool streamed_features_ = false;
   ConditioningTerms terms_;
   kernels::AlignedFloats own_rings_;
   std::vector<float*> rings_;              // per layer, slots x residual_channels

@@ -198,7 +198,7 @@ int64_t ConditioningTerms::settled_samples() const {
 
 void ConditioningTerms::append(std::span<const float> frames, bool last, int64_t first_needed) {
   const ModelConfig& c = model_.config;
-  if (!streaming_) throw Error("these conditioning terms hold all their features already");
+  if (!streaming_) throw Error("this stream was given all its features at the start");
   if (finished_) throw Error("features appended after the last");
   if (frames.size() % size_t(c.local_channels) != 0) {
     throw Error("features must be whole frames of " + std::to_string(c.local_channels) + " values");
@@ -226,7 +226,7 @@ void ConditioningTerms::compute(int64_t f0, int64_t f1, float* out) const {
   const int64_t rows = f1 - f0;
   if (c.has_local()) {
     // Offline the frames held start at 0; streaming, at first_frame_.
-    const int64_t base = upsampler_ ? first_frame_ * c.local_hop : first_frame_;
+    const int64_t base = c.has_upsampling() ? first_frame_ * c.local_hop : first_frame_;
     if (f0 < base || f1 > frames_) throw Error("conditioning rows asked for are not held");
     const float* features = features_ + (f0 - base) * c.local_channels;
     if (upsampler_ && upsampler_->can_map_first()) {

@@ -81,6 +81,7 @@ class ConditioningTerms {
   // Streaming: appends `frames` [n][local_channels]; `last` when no more will come. No
   // position before `first_needed` (a sample) will be asked for again.
   void append(std::span<const float> frames, bool last, int64_t first_needed);
+  bool streaming() const { return streaming_; }
   bool finished() const { return finished_; }
   // Samples whose rows are settled (all of them offline); unlimited without local features.
   int64_t settled_samples() const;

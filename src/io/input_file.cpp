@@ -28,6 +28,27 @@ InputFile::InputFile(const std::string& path, const std::string& what) : path_(p
   size_ = static_cast<uint64_t>(st.st_size);
 }
 
+namespace {
+
+// Reads until `bytes` is full or the input ends; returns how many came. A read error
+// throws "<what_failed()>: <reason>".
+template <class WhatFailed>
+size_t read_until_full(int fd, std::span<uint8_t> bytes, WhatFailed what_failed) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(what_failed() + ": " + std::strerror(errno));
+    }
+    done += size_t(n);
+  }
+  return done;
+}
+
+}  // namespace
+
 InputFile::~InputFile() { ::close(fd_); }
 
 size_t InputFile::read_some(std::span<uint8_t> bytes) {
@@ -38,12 +59,13 @@ size_t InputFile::read_some(std::span<uint8_t> bytes) {
   }
 }
 
+size_t InputFile::read_up_to(std::span<uint8_t> bytes) {
+  return read_until_full(fd_, bytes, [&] { return "cannot read " + what_ + " '" + path_ + "'"; });
+}
+
 void InputFile::read_exactly(std::span<uint8_t> bytes) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const size_t got = read_some(bytes.subspan(done));
-    if (got == 0) throw Error(what_ + " '" + path_ + "' is truncated (or shrank while being read)");
-    done += got;
+  if (read_up_to(bytes) < bytes.size()) {
+    throw Error(what_ + " '" + path_ + "' is truncated (or shrank while being read)");
   }
 }
 
@@ -79,17 +101,7 @@ std::vector<uint8_t> read_standard_input(const std::string& what, uint64_t max_b
 }
 
 size_t read_standard_input_into(std::span<uint8_t> bytes, const std::string& what) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::read(STDIN_FILENO, bytes.data() + done, bytes.size() - done);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw Error("cannot read " + what + " from standard input: " + std::strerror(errno));
-    }
-    done += size_t(n);
-  }
-  return done;
+  return read_until_full(STDIN_FILENO, bytes, [&] { return "cannot read " + what + " from standard input"; });
 }
 
 }  // namespace fastwave::io

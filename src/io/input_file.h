@@ -25,6 +25,8 @@ class InputFile {
 
   // Up to bytes.size() bytes from the current position; returns how many (0 at the end).
   size_t read_some(std::span<uint8_t> bytes);
+  // Until bytes is full or the file ends; returns how many.
+  size_t read_up_to(std::span<uint8_t> bytes);
   // Exactly bytes.size() bytes, or throws "truncated".
   void read_exactly(std::span<uint8_t> bytes);
   // The whole file; refused (before allocating) if it is larger than max_bytes.

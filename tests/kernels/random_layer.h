@@ -11,8 +11,6 @@
 
 namespace fastwave::kernels::test_layers {
 
-inline int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
-
 inline std::vector<float> uniform(size_t n, float range, std::mt19937& rng) {
   std::uniform_real_distribution<float> dist(-range, range);
   std::vector<float> v(n);
