@@ -4,7 +4,8 @@
 // sums, sampling, or dependence between the products). Measured in the same run as the
 // real fast step on the same Network, so the ratio is what the step reaches of the bound.
 // The two alternate in short rounds and the ratio is the median of the rounds' ratios, so
-// that other work sharing the core weighs on both alike.
+// that other work sharing the core weighs on both alike. Beside them, the memory ceiling:
+// only reading the same weight bytes in the same order, which no product can beat.
 //
 //   build/bench/gemv_bound [MODEL] [--scheme int8-dynamic] [--seconds 3] [--rounds 10]
 #include <algorithm>
@@ -12,6 +13,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <immintrin.h>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -44,6 +47,75 @@ void products_of_one_sample(const fastwave::PackedModel& m, const fastwave::kern
   }
   run(m.end1);
   run(m.end2);
+}
+
+// The packed weight bytes of one matrix, as the kernels stream them.
+std::pair<const void*, size_t> weight_block(const fastwave::kernels::Linear& l) {
+  using fastwave::kernels::Layout;
+  switch (l.layout()) {
+    case Layout::kF32: {
+      const auto v = l.f32_view();
+      return {v.data, size_t(v.panels) * v.cols * 16 * sizeof(float)};
+    }
+    case Layout::kBf16: {
+      const auto v = l.bf16_view();
+      return {v.data, size_t(v.panels) * v.pairs * 16 * 2 * sizeof(uint16_t)};
+    }
+    case Layout::kInt8: {
+      const auto v = l.int8_view();
+      return {v.data, size_t(v.panels) * v.quads * 64};
+    }
+    case Layout::kInt4: {
+      const auto v = l.int4_view();
+      return {v.data, size_t(v.panels) * v.groups * v.group_size / 8 * 64};
+    }
+  }
+  return {nullptr, 0};
+}
+
+// The memory ceiling: only loading those bytes, a cache line at a time, in the products'
+// order (four independent XOR chains, so the loads are all that waits).
+__attribute__((target("avx512f"))) uint64_t read_bytes_avx512(const char* p, size_t bytes) {
+  __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+  size_t i = 0;
+  for (; i + 256 <= bytes; i += 256) {
+    a = _mm512_xor_si512(a, _mm512_loadu_si512(p + i));
+    b = _mm512_xor_si512(b, _mm512_loadu_si512(p + i + 64));
+    c = _mm512_xor_si512(c, _mm512_loadu_si512(p + i + 128));
+    d = _mm512_xor_si512(d, _mm512_loadu_si512(p + i + 192));
+  }
+  for (; i + 64 <= bytes; i += 64) a = _mm512_xor_si512(a, _mm512_loadu_si512(p + i));
+  alignas(64) uint64_t lanes[8];
+  _mm512_store_si512(lanes, _mm512_xor_si512(_mm512_xor_si512(a, b), _mm512_xor_si512(c, d)));
+  return lanes[0];
+}
+
+uint64_t read_bytes_sse2(const char* p, size_t bytes) {
+  __m128i a = _mm_setzero_si128(), b = a, c = a, d = a;
+  for (size_t i = 0; i + 64 <= bytes; i += 64) {
+    a = _mm_xor_si128(a, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
+    b = _mm_xor_si128(b, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 16)));
+    c = _mm_xor_si128(c, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 32)));
+    d = _mm_xor_si128(d, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 48)));
+  }
+  return uint64_t(_mm_cvtsi128_si64(_mm_xor_si128(_mm_xor_si128(a, b), _mm_xor_si128(c, d))));
+}
+
+uint64_t read_weights_of_one_sample(const fastwave::PackedModel& m) {
+  static const bool wide = __builtin_cpu_supports("avx512f");
+  uint64_t sum = 0;
+  auto read = [&](const fastwave::kernels::Linear& l) {
+    const auto [data, bytes] = weight_block(l);
+    const char* p = static_cast<const char*>(data);
+    sum ^= wide ? read_bytes_avx512(p, bytes) : read_bytes_sse2(p, bytes);
+  };
+  for (const auto& layer : m.layers) {
+    read(layer.filter_gate);
+    read(layer.residual_skip);
+  }
+  read(m.end1);
+  read(m.end2);
+  return sum;
 }
 
 template <typename F>
@@ -103,10 +175,14 @@ int main(int argc, char** argv) {
     one[0].samples = 4096;
     if (model.config().has_global()) one[0].conditioning.speaker = 0;
     auto step = [&] { fastwave::generate_streams(*network, one); };
+    uint64_t sink = 0;
+    auto read_only = [&] { sink ^= read_weights_of_one_sample(packed); };
+    read_only();
     products();  // warm-up: caches and page faults
     step();
-    std::vector<double> bounds, steps, ratios;
+    std::vector<double> reads, bounds, steps, ratios;
     for (int r = 0; r < rounds; ++r) {
+      reads.push_back(rate(seconds / rounds / 2, 1, read_only));
       bounds.push_back(rate(seconds / rounds, 1, products));
       steps.push_back(rate(seconds / rounds, one[0].samples, step));
       ratios.push_back(steps.back() / bounds.back());
@@ -114,8 +190,11 @@ int main(int argc, char** argv) {
     const double bound = median(bounds), step_rate = median(steps), ratio = median(ratios);
     std::printf("model %s, scheme %s, isa %s, %zu weight bytes per sample\n", model_path.c_str(), scheme.c_str(),
                 network->isa(), network->weight_bytes());
-    std::printf("products only (the bound): %10.0f samples/s  %6.2f GB/s of weights\n", bound,
-                bound * double(network->weight_bytes()) / 1e9);
+    const double read = median(reads);
+    std::printf("reading the weights only:  %10.0f samples/s  %6.2f GB/s  (the memory ceiling%s)\n", read,
+                read * double(network->weight_bytes()) / 1e9, sink == 1 ? " " : "");
+    std::printf("products only (the bound): %10.0f samples/s  %6.2f GB/s of weights  %.2fx the ceiling\n", bound,
+                bound * double(network->weight_bytes()) / 1e9, bound / read);
     std::printf("fast step, one stream:     %10.0f samples/s  %.2fx the bound (median of %d rounds' ratios)\n",
                 step_rate, ratio, rounds);
   } catch (const std::exception& e) {
