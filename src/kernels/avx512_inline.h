@@ -53,7 +53,6 @@ inline __m512i codes_avx512(__m512 v, __m512 inverse, __mmask16 m) {
   return _mm512_mask_add_epi32(offset, m, _mm512_cvtps_epi32(v), offset);  // MXCSR: nearest even
 }
 
-// Nibbles to signed bytes: (v ^ 8) - 8 maps 0..15 to 0..7, -8..-1.
 // Packed int4 nibbles hold w + 8 (kernels.h, Int4View): back to the signed weights.
 inline __m512i signed_nibbles(__m512i v) { return _mm512_sub_epi8(v, _mm512_set1_epi8(8)); }
 
