@@ -32,10 +32,10 @@ struct TeacherForcing::State {
         width(network->config().outputs()),
         rows(int64_t(ids.size()) - 1),
         chunk(working_memory(network->config()).evaluation_chunk),
-        workers(worker_count(threads, rows, chunk)),
-        terms(network->packed(), conditioning) {
-    for (int w = 0; w < workers; ++w) {
-      forwards.emplace_back(std::make_unique<SequenceForward>(network->packed(), terms, network->kernels()));
+        workers(worker_count(threads, rows, chunk)) {
+    for (int w = 0; w < workers; ++w) {  // terms cache upsampled frames: one per thread
+      terms.emplace_back(std::make_unique<ConditioningTerms>(network->packed(), conditioning));
+      forwards.emplace_back(std::make_unique<SequenceForward>(network->packed(), *terms.back(), network->kernels()));
     }
     block.resize(size_t(workers) * chunk * width);
   }
@@ -45,7 +45,7 @@ struct TeacherForcing::State {
   int width;  // outputs per row
   int64_t rows, chunk;
   int workers;
-  ConditioningTerms terms;
+  std::vector<std::unique_ptr<ConditioningTerms>> terms;
   std::vector<std::unique_ptr<SequenceForward>> forwards;
   std::vector<float> block;
   int64_t next_row = 0;

@@ -169,7 +169,6 @@ ConditioningTerms::ConditioningTerms(const PackedModel& model, const Conditionin
     lookahead_ = fastwave::lookahead_frames(c);  // the member of the same name returns this
     hop_ = 1;
     frames_ = held_frames_ * c.local_hop;
-    if (!streaming) rebuild_upsampler();
   }
   if (c.has_global()) {
     global_row_.resize(width_);
@@ -181,13 +180,22 @@ ConditioningTerms::ConditioningTerms(const PackedModel& model, const Conditionin
   }
 }
 
-void ConditioningTerms::rebuild_upsampler() {
-  upsampler_.reset();
-  if (held_frames_ > 0) {
-    upsampler_ = std::make_unique<Upsampler>(model_.config, model_.upsample,
-                                             std::span(features_, size_t(held_frames_) * model_.config.local_channels),
-                                             int(held_frames_));
+const Upsampler& ConditioningTerms::upsampler_for(int64_t sample0, int64_t sample1) const {
+  // A window's rows are exact from `lookahead_` frames after its first frame to as many
+  // before its last, and up to an edge that is the held frames' own.
+  constexpr int64_t kWindowFrames = 128;  // 2 s at hop 256: ~10% of frames upsampled twice
+  const ModelConfig& c = model_.config;
+  const int64_t held_end = first_frame_ + held_frames_;
+  const int64_t need_first = std::max(first_frame_, sample0 / c.local_hop - lookahead_);
+  const int64_t need_end = std::min(held_end, (sample1 - 1) / c.local_hop + 1 + lookahead_);
+  if (!upsampler_ || need_first < window_first_ || need_end > window_first_ + window_frames_) {
+    window_first_ = need_first;
+    window_frames_ = std::min(held_end - need_first, std::max(need_end - need_first, kWindowFrames));
+    const float* first = features_ + (window_first_ - first_frame_) * c.local_channels;
+    upsampler_ = std::make_unique<Upsampler>(c, model_.upsample, std::span(first, size_t(window_frames_) * c.local_channels),
+                                             int(window_frames_));
   }
+  return *upsampler_;
 }
 
 int64_t ConditioningTerms::settled_samples() const {
@@ -218,7 +226,7 @@ void ConditioningTerms::append(std::span<const float> frames, bool last, int64_t
   const int64_t received = first_frame_ + held_frames_;
   const int64_t settled = last ? received : std::max<int64_t>(0, received - lookahead_);
   frames_ = c.has_upsampling() ? settled * c.local_hop : settled;  // rows: samples, or frames
-  if (c.has_upsampling()) rebuild_upsampler();
+  upsampler_.reset();  // its frames moved (and its last ones may have been an edge then)
 }
 
 void ConditioningTerms::compute(int64_t f0, int64_t f1, float* out) const {
@@ -228,20 +236,23 @@ void ConditioningTerms::compute(int64_t f0, int64_t f1, float* out) const {
     // Offline the frames held start at 0; streaming, at first_frame_.
     const int64_t base = c.has_upsampling() ? first_frame_ * c.local_hop : first_frame_;
     if (f0 < base || f1 > frames_) throw Error("conditioning rows asked for are not held");
-    const float* features = features_ + (f0 - base) * c.local_channels;
-    if (upsampler_ && upsampler_->can_map_first()) {
-      upsampler_->mapped_rows(f0 - base, f1 - base, width_,
+    if (c.has_upsampling()) {
+      const Upsampler& upsampler = upsampler_for(f0, f1);
+      const int64_t window = window_first_ * c.local_hop;  // the upsampler's first sample
+      if (upsampler.can_map_first()) {
+        upsampler.mapped_rows(f0 - window, f1 - window, width_,
                               [&](const float* x, int64_t count, float* y) {
                                 project_rows(model_.local_proj, x, c.local_channels, count, y, width_);
                               },
                               out);
-    } else if (upsampler_) {
-      std::vector<float> upsampled(size_t(rows) * c.local_channels);
-      upsampler_->rows(f0 - base, f1 - base, upsampled.data());
-      project_rows(model_.local_proj, upsampled.data(), c.local_channels, rows, out, width_);
+      } else {
+        std::vector<float> upsampled(size_t(rows) * c.local_channels);
+        upsampler.rows(f0 - window, f1 - window, upsampled.data());
+        project_rows(model_.local_proj, upsampled.data(), c.local_channels, rows, out, width_);
+      }
     } else {
-      kernels::reference_kernels().gemm_f32(model_.local_proj.view(), features, c.local_channels,
-                                            static_cast<int>(rows), out, width_);
+      kernels::reference_kernels().gemm_f32(model_.local_proj.view(), features_ + (f0 - base) * c.local_channels,
+                                            c.local_channels, static_cast<int>(rows), out, width_);
     }
   } else {
     std::fill(out, out + rows * width_, 0.0f);

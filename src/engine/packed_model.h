@@ -54,7 +54,10 @@ struct PackedModel {
 // frames arrive with append() and rows exist as far as the frames received settle them:
 // the upsampling network reaches lookahead_frames() ahead, so until the last frame the
 // rows of the last lookahead_frames() frames wait. Only the frames that rows still to come
-// can reach are kept, so a stream's memory stays bounded however long it runs.
+// can reach are kept, so a stream's memory stays bounded however long it runs. Either way
+// the upsampling network runs over a window of the frames held around the rows asked for
+// (upsampled features take 80 bytes per sample: a minute would be 77 MB), so compute()
+// changes a cache: one object serves one thread.
 class ConditioningTerms {
  public:
   // Keeps references to both (offline, to the conditioning's features): they must outlive
@@ -87,7 +90,9 @@ class ConditioningTerms {
   int64_t settled_samples() const;
 
  private:
-  void rebuild_upsampler();
+  // An upsampler over held frames that gives rows [sample0, sample1) exactly as one over
+  // the whole utterance would (the cached window, or a new one).
+  const Upsampler& upsampler_for(int64_t sample0, int64_t sample1) const;
   const PackedModel& model_;
   bool active_ = false, streaming_ = false, finished_ = true;
   int width_ = 0;
@@ -100,7 +105,10 @@ class ConditioningTerms {
   const float* features_ = nullptr;
   int64_t first_frame_ = 0, held_frames_ = 0;
   std::vector<float> window_;
-  std::unique_ptr<Upsampler> upsampler_;  // with an upsampling network, over the frames held
+  // With an upsampling network: frames [window_first_, window_first_ + window_frames_) of
+  // those held, upsampled; rebuilt when rows outside its exact part are asked for.
+  mutable std::unique_ptr<Upsampler> upsampler_;
+  mutable int64_t window_first_ = 0, window_frames_ = 0;
 };
 
 }  // namespace fastwave
