@@ -2,11 +2,13 @@
 
 #include <ATen/autocast_mode.h>
 #include <dlfcn.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <csignal>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -51,6 +53,22 @@ void set_threads(int threads) {
   if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
     f(threads);
   }
+}
+
+// A training step allocates and frees the same few-MB tensors again and again. glibc maps
+// each of them fresh (its mmap threshold) and returns the memory after, so every step
+// faults and zeroes every page anew: in this VM a quarter to a third of a step's time went
+// to page faults (perf). Keeping freed memory in the heap for reuse ran the default model's
+// step 1.4x to 1.7x faster (`fastwave train --benchmark-steps 8 --batch 2 --output-length
+// 8192 --threads 1`, one core: 8,295 and 7,912 against 11,699 and 13,340 targets/s) and
+// the vocoder's 2.7x (2,685 -> 7,284 targets/s, the same run resumed). Peak memory is
+// unchanged: the heap holds what one step used at most.
+void keep_freed_memory() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest: tensors below it come from the heap
+  mallopt(M_TRIM_THRESHOLD, INT32_MAX);  // and freed memory is not handed back
+  mallopt(M_TOP_PAD, 64 << 20);
+#endif
 }
 
 void check_options(const TrainOptions& o) {
@@ -267,6 +285,7 @@ double minutes(const std::vector<Sequence>& set, int sample_rate) {
 TrainResult train(const TrainOptions& options) {
   check_options(options);
   set_threads(options.threads);
+  keep_freed_memory();
   if (options.output.empty()) throw Error("no output model file (-o)");
   const fs::path out_dir = fs::path(options.output).parent_path();
   if (!out_dir.empty() && !fs::is_directory(out_dir)) {
@@ -389,6 +408,7 @@ TrainResult train(const TrainOptions& options) {
 double benchmark(const TrainOptions& options, int steps) {
   check_options(options);
   set_threads(options.threads);
+  keep_freed_memory();
   if (steps < 1) throw Error("--benchmark-steps must be at least 1");
   options.config.validate();
   if (options.config.has_local()) throw Error("--benchmark-steps does not time local conditioning yet");
