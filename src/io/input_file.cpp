@@ -87,16 +87,12 @@ std::vector<uint8_t> read_standard_input(const std::string& what, uint64_t max_b
   std::vector<uint8_t> bytes;
   uint8_t block[1 << 16];
   for (;;) {
-    const ssize_t n = ::read(STDIN_FILENO, block, sizeof block);
-    if (n == 0) return bytes;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw Error("cannot read " + what + " from standard input: " + std::strerror(errno));
-    }
-    if (bytes.size() + size_t(n) > max_bytes) {
+    const size_t n = read_standard_input_into(block, what);
+    if (bytes.size() + n > max_bytes) {
       throw Error(what + " on standard input is larger than " + std::to_string(max_bytes >> 20) + " MB");
     }
     bytes.insert(bytes.end(), block, block + n);
+    if (n < sizeof block) return bytes;  // the input ended
   }
 }
 
