@@ -61,12 +61,13 @@ size_t RingArena::floats_per_stream(const Network& network) {
   return floats;
 }
 
-RingArena::RingArena(const Network& network, int streams) : per_stream_(floats_per_stream(network)) {
-  const size_t bytes = per_stream_ * std::max(streams, 1) * sizeof(float);
+kernels::AlignedFloats allocate_rings(size_t floats) {
+  const size_t bytes = std::max<size_t>(floats, 1) * sizeof(float);
   constexpr size_t kHugePage = size_t(2) << 20;
   if (bytes < kHugePage) {
-    memory_ = kernels::allocate_floats(bytes / sizeof(float));
-    return;
+    kernels::AlignedFloats memory = kernels::allocate_floats(bytes / sizeof(float));
+    std::fill(memory.get(), memory.get() + bytes / sizeof(float), 0.0f);
+    return memory;
   }
   // Whole huge pages, advised before the first touch (the zeroing) so they are huge from the start.
   const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
@@ -74,8 +75,11 @@ RingArena::RingArena(const Network& network, int streams) : per_stream_(floats_p
   if (!p) throw std::bad_alloc();
   madvise(p, rounded, MADV_HUGEPAGE);  // only advice: 4 kB pages work too
   std::memset(p, 0, rounded);
-  memory_.reset(static_cast<float*>(p));
+  return kernels::AlignedFloats(static_cast<float*>(p));
 }
+
+RingArena::RingArena(const Network& network, int streams)
+    : per_stream_(floats_per_stream(network)), memory_(allocate_rings(per_stream_ * std::max(streams, 1))) {}
 
 FastStream::FastStream(const Network& network, const Conditioning& conditioning, float* rings,
                        bool streamed_features)
@@ -98,6 +102,12 @@ FastStream::FastStream(const Network& network, const Conditioning& conditioning,
   reset();
 }
 
+FastStream::FastStream(const Network& network, const Conditioning& conditioning, RingsInLanes)
+    : conditioning_(conditioning), terms_(network.packed(), conditioning_, false) {
+  cond_.resize(terms_.active() ? size_t(terms_.width()) * terms_.rows_per_refill() : 0);
+  reset();
+}
+
 void FastStream::append_features(std::span<const float> frames, bool last) {
   terms_.append(frames, last, position_);  // refused unless the stream was made streaming
 }
@@ -106,6 +116,7 @@ int64_t FastStream::settled_positions() const { return terms_.settled_samples();
 
 void FastStream::reset() {
   if (terms_.streaming() && position_ > 0) throw Error("a stream of streamed features cannot start again");
+  if (rings_.empty() && position_ > 0) throw Error("a stream whose rings are in lanes cannot start again");
   // Zeroed rings are the causal zero padding: slots not yet written read as zero.
   std::fill(ring_start_, ring_start_ + ring_floats_, 0.0f);
   heads_.assign(rings_.size(), 0);
@@ -138,6 +149,55 @@ FastStepper::FastStepper(const Network& network, int capacity) : network_(networ
   }
   if (network.kernels().fused_layers) set_up_fused(filter_gates, residual_skips);
   if (network.kernels().fused_layer_lanes && capacity >= kMinLanesBatch) set_up_lanes(filter_gates, residual_skips);
+}
+
+void FastStepper::bind(std::span<FastStream* const> streams) {
+  using kernels::kLanes;
+  if (!steps_in_lanes()) throw Error("bind: this stepper does not step streams in lanes");
+  if (!bound_.empty()) throw Error("bind: the stepper has bound streams already");
+  if (streams.empty() || int(streams.size()) > capacity_) {
+    throw Error("bind: " + std::to_string(streams.size()) + " streams for a stepper of " + std::to_string(capacity_));
+  }
+  for (const FastStream* s : streams) {
+    if (!s->rings_.empty() || s->position_ != 0) throw Error("bind: a stream to bind has rings of its own or has stepped");
+  }
+  const PackedModel& model = network_.packed();
+  const ModelConfig& c = model.config;
+  const int layers = c.num_layers(), k = c.kernel_size, groups = (int(streams.size()) + kLanes - 1) / kLanes;
+  bound_.assign(streams.begin(), streams.end());
+  bound_live_ = int(streams.size());
+  // A slot of a group is [residual_channels][kLanes] floats: whole cache lines.
+  size_t floats = 0;
+  for (const PackedLayer& layer : model.layers) {
+    bound_ring_offsets_.push_back(floats);
+    floats += size_t((k - 1) * layer.dilation + 1) * c.residual_channels * kLanes * groups;
+  }
+  bound_rings_ = allocate_rings(floats);
+  bound_heads_.assign(layers, 0);
+  bound_taps_.resize(size_t(layers) * groups * k);
+  bound_residuals_.resize(size_t(layers) * groups);
+  start_row_.resize(c.residual_channels);
+  for (int n = 0; n < layers; ++n) {
+    kernels::LanesLayerArgs& a = lanes_args_[n];
+    a.taps = nullptr;
+    a.residual = nullptr;
+    a.group_taps = &bound_taps_[size_t(n) * groups * k];
+    a.group_residual = n + 1 < layers ? &bound_residuals_[size_t(n) * groups] : nullptr;
+  }
+}
+
+void FastStepper::step_bound(std::span<const int> ids) {
+  const int live = int(ids.size());
+  if (bound_.empty()) throw Error("step_bound: no streams are bound");
+  if (live < 1 || live > bound_live_) {
+    throw Error("step_bound: " + std::to_string(live) + " streams, of which " + std::to_string(bound_live_) +
+                " may still step");
+  }
+  bound_live_ = live;
+  const std::span<FastStream* const> streams(bound_.data(), size_t(live));
+  refresh_conditioning(streams, ids);
+  bound_layers(ids);
+  end_of_step(streams, true);
 }
 
 void FastStepper::set_up_fused(const std::vector<kernels::IntegerMatrixView>& filter_gates,
@@ -254,15 +314,38 @@ std::span<const float> FastStepper::logits(int b) const {
 
 void FastStepper::step(std::span<FastStream* const> streams, std::span<const int> ids) {
   const PackedModel& model = network_.packed();
-  const kernels::KernelTable& kernels = network_.kernels();
   const ModelConfig& c = model.config;
   const int batch = int(streams.size());
   if (batch < 1 || batch > capacity_ || ids.size() != streams.size()) {
     throw Error("step: " + std::to_string(batch) + " streams for a stepper of " + std::to_string(capacity_));
   }
-  const int res = c.residual_channels;
+  if (!bound_.empty()) throw Error("step: a stepper with bound streams steps them with step_bound");
+  for (const FastStream* s : streams) {
+    if (s->rings_.empty()) throw Error("step: a stream made for lanes steps only through the stepper it is bound to");
+  }
+  refresh_conditioning(streams, ids);
 
-  for (int b = 0; b < batch; ++b) {
+  // One stream: the fused kernel. Several: the lanes kernel, which loads each weight once
+  // for kLanes streams, else GEMMs over the streams (the fused kernel stream by stream
+  // measured slower from 2 streams).
+  bool in_lanes = false;
+  if (batch == 1 && !fused_args_.empty()) {
+    fused_layers(streams, ids);
+  } else if (batch >= kMinLanesBatch && !lanes_args_.empty()) {
+    lanes_layers(streams, ids);
+    in_lanes = true;
+  } else {
+    for (int b = 0; b < batch; ++b) {
+      model.start_row(ids[b], &x_[size_t(b) * c.residual_channels]);
+    }
+    generic_layers(streams);
+  }
+  end_of_step(streams, in_lanes);
+}
+
+void FastStepper::refresh_conditioning(std::span<FastStream* const> streams, std::span<const int> ids) {
+  const ModelConfig& c = network_.config();
+  for (size_t b = 0; b < streams.size(); ++b) {
     FastStream& s = *streams[b];
     check_push(c, ids[b], s.position_, s.settled_positions(), s.terms_.finished());
     const int64_t frame = s.terms_.frame_of(s.position_);
@@ -276,28 +359,20 @@ void FastStepper::step(std::span<FastStream* const> streams, std::span<const int
       s.cond_stamp_ = ++conditioning_stamps;
     }
   }
+}
 
-  // One stream: the fused kernel. Several: the lanes kernel, which loads each weight once
-  // for kLanes streams, else GEMMs over the streams (the fused kernel stream by stream
-  // measured slower from 2 streams).
-  if (batch == 1 && !fused_args_.empty()) {
-    fused_layers(streams, ids);
-  } else if (batch >= kMinLanesBatch && !lanes_args_.empty()) {
-    lanes_layers(streams, ids);
-    if (lanes_end_) {  // the end products too, from the skip sums side by side
-      lanes_end_->streams = batch;
-      kernels.lanes_end(*lanes_end_);
-      for (int b = 0; b < batch; ++b) ++streams[b]->position_;
-      return;
-    }
-    skip_from_lanes(batch);
-  } else {
-    for (int b = 0; b < batch; ++b) {
-      model.start_row(ids[b], &x_[size_t(b) * res]);
-    }
-    generic_layers(streams);
+void FastStepper::end_of_step(std::span<FastStream* const> streams, bool from_lanes) {
+  const PackedModel& model = network_.packed();
+  const kernels::KernelTable& kernels = network_.kernels();
+  const ModelConfig& c = model.config;
+  const int batch = int(streams.size());
+  if (from_lanes && lanes_end_) {  // the end products side by side too, from the skip sums
+    lanes_end_->streams = batch;
+    kernels.lanes_end(*lanes_end_);
+    for (int b = 0; b < batch; ++b) ++streams[b]->position_;
+    return;
   }
-
+  if (from_lanes) skip_from_lanes(batch);
   const size_t skips = size_t(batch) * c.skip_channels, hidden = size_t(batch) * c.end_channels;
   for (size_t i = 0; i < skips; ++i) skip_[i] = std::max(skip_[i], 0.0f);
   model.end1.apply(skip_.data(), c.skip_channels, batch, hidden_.data(), c.end_channels, kernels);
@@ -340,26 +415,31 @@ void FastStepper::fused_layers(std::span<FastStream* const> streams, std::span<c
   }
 }
 
+void FastStepper::copy_conditioning_to_lane(const FastStream& s, int b) {
+  using kernels::kLanes;
+  // Conditioning rows change once per frame: copied into the stream's lane only then.
+  if (!lanes_conditioning_ || lanes_conditioning_stamps_[b] == s.cond_stamp_) return;
+  lanes_conditioning_stamps_[b] = s.cond_stamp_;
+  const int layers = network_.config().num_layers(), pre_width = network_.packed().pre_width();
+  const size_t all_lanes = size_t((capacity_ + kLanes - 1) / kLanes) * kLanes;
+  float* lane = lanes_conditioning_.get() + size_t(b / kLanes) * pre_width * kLanes + b % kLanes;
+  for (int n = 0; n < layers; ++n) {
+    const float* rows = s.cond_row() + size_t(n) * pre_width;
+    float* out = lane + size_t(n) * pre_width * all_lanes;
+    for (int i = 0; i < pre_width; ++i) out[size_t(i) * kLanes] = rows[i];
+  }
+}
+
 void FastStepper::lanes_layers(std::span<FastStream* const> streams, std::span<const int> ids) {
   using kernels::kLanes;
   const PackedModel& model = network_.packed();
   const ModelConfig& c = model.config;
-  const int res = c.residual_channels, k = c.kernel_size, layers = c.num_layers(), pre_width = model.pre_width();
+  const int res = c.residual_channels, k = c.kernel_size, layers = c.num_layers();
   const int batch = int(streams.size()), groups = (batch + kLanes - 1) / kLanes;
-  const size_t all_lanes = size_t((capacity_ + kLanes - 1) / kLanes) * kLanes;
   for (int b = 0; b < batch; ++b) {
     FastStream& s = *streams[b];
     model.start_row(ids[b], ring_slot(s, 0, 0));
-    // Conditioning rows change once per frame: copied into the stream's lane only then.
-    if (lanes_conditioning_ && lanes_conditioning_stamps_[b] != s.cond_stamp_) {
-      lanes_conditioning_stamps_[b] = s.cond_stamp_;
-      float* lane = lanes_conditioning_.get() + size_t(b / kLanes) * pre_width * kLanes + b % kLanes;
-      for (int n = 0; n < layers; ++n) {
-        const float* rows = s.cond_row() + size_t(n) * pre_width;
-        float* out = lane + size_t(n) * pre_width * all_lanes;
-        for (int i = 0; i < pre_width; ++i) out[size_t(i) * kLanes] = rows[i];
-      }
-    }
+    copy_conditioning_to_lane(s, b);
     // Every layer's taps and residual output (the next layer's ring at its head, before
     // that head moves on), then the heads move on.
     for (int n = 0; n < layers; ++n) {
@@ -395,6 +475,65 @@ void FastStepper::lanes_layers(std::span<FastStream* const> streams, std::span<c
   for (int n = 0; n < layers; ++n) {
     if (n + 1 < layers) prefetch_taps(n + 1);
     lanes_args_[n].streams = batch;
+    network_.kernels().fused_layer_lanes(lanes_args_[n]);
+  }
+}
+
+void FastStepper::bound_layers(std::span<const int> ids) {
+  using kernels::kLanes;
+  const PackedModel& model = network_.packed();
+  const ModelConfig& c = model.config;
+  const int res = c.residual_channels, k = c.kernel_size, layers = c.num_layers();
+  const int live = int(ids.size()), groups = (live + kLanes - 1) / kLanes;
+  const int all_groups = (int(bound_.size()) + kLanes - 1) / kLanes;
+  const size_t slot_floats = size_t(res) * kLanes;
+  // Group g's ring of layer n and its slot `back` positions before the head.
+  auto slot = [&](int n, int g, int back) {
+    const int slots = (k - 1) * model.layers[n].dilation + 1;
+    int at = bound_heads_[n] - back;
+    if (at < 0) at += slots;
+    return bound_rings_.get() + bound_ring_offsets_[n] + (size_t(g) * slots + at) * slot_floats;
+  };
+  // Each stream's embedding into its lane of the first layer's ring, at the head.
+  for (int b = 0; b < live; ++b) {
+    model.start_row(ids[b], start_row_.data());
+    float* lane = slot(0, b / kLanes, 0) + b % kLanes;
+    for (int i = 0; i < res; ++i) lane[size_t(i) * kLanes] = start_row_[i];
+    copy_conditioning_to_lane(*bound_[b], b);
+  }
+  // Every layer's taps and residual output (the next layer's ring at its head, before that
+  // head moves on), group by group, then the heads move on.
+  for (int n = 0; n < layers; ++n) {
+    for (int g = 0; g < groups; ++g) {
+      for (int j = 0; j < k; ++j) {
+        bound_taps_[(size_t(n) * all_groups + g) * k + j] = slot(n, g, (k - 1 - j) * model.layers[n].dilation);
+      }
+      if (n + 1 < layers) bound_residuals_[size_t(n) * all_groups + g] = slot(n + 1, g, 0);
+    }
+  }
+  for (int n = 0; n < layers; ++n) {
+    const int slots = (k - 1) * model.layers[n].dilation + 1;
+    bound_heads_[n] = bound_heads_[n] + 1 == slots ? 0 : bound_heads_[n] + 1;
+  }
+  std::fill(lanes_skip_.get(), lanes_skip_.get() + size_t(groups) * c.skip_channels * kLanes, 0.0f);
+  // A layer's past taps were written `dilation` steps ago and have left the caches: they
+  // are fetched while the layer before runs, and the rows it will write, for writing.
+  auto prefetch = [&](int n) {
+    for (int g = 0; g < groups; ++g) {
+      for (int j = 0; j + 1 < k; ++j) {
+        const char* tap = reinterpret_cast<const char*>(bound_taps_[(size_t(n) * all_groups + g) * k + j]);
+        for (size_t line = 0; line < slot_floats * sizeof(float); line += 64) __builtin_prefetch(tap + line, 0);
+      }
+      if (n + 1 < layers) {
+        const char* out = reinterpret_cast<const char*>(bound_residuals_[size_t(n) * all_groups + g]);
+        for (size_t line = 0; line < slot_floats * sizeof(float); line += 64) __builtin_prefetch(out + line, 1);
+      }
+    }
+  };
+  prefetch(0);
+  for (int n = 0; n < layers; ++n) {
+    if (n + 1 < layers) prefetch(n + 1);
+    lanes_args_[n].streams = live;
     network_.kernels().fused_layer_lanes(lanes_args_[n]);
   }
 }

@@ -16,9 +16,12 @@
 
 namespace fastwave {
 
-// Memory for the rings of many streams in one block, advised for huge pages: a step
-// touches two slots of every ring of every stream (64 violin streams hold 33 MB of rings),
-// which on 4 kB pages is a TLB entry per slot. (Not measured apart from the other changes.)
+// Zeroed memory for rings, advised for huge pages once it spans one: a step touches two
+// slots of every ring of every stream (64 violin streams hold 33 MB of rings), which on
+// 4 kB pages is a TLB entry per slot. (Not measured apart from the other changes.)
+kernels::AlignedFloats allocate_rings(size_t floats);
+
+// Memory for the rings of many streams in one block (allocate_rings).
 class RingArena {
  public:
   RingArena(const Network& network, int streams);
@@ -41,10 +44,15 @@ class FastStream {
   // through append_features() (only its speaker is used).
   FastStream(const Network& network, const Conditioning& conditioning, float* rings = nullptr,
              bool streamed_features = false);
+  // A stream with no rings of its own, to be bound to a stepper's lanes (FastStepper::bind),
+  // which keeps them.
+  struct RingsInLanes {};
+  FastStream(const Network& network, const Conditioning& conditioning, RingsInLanes);
   FastStream(const FastStream&) = delete;
   FastStream& operator=(const FastStream&) = delete;
 
-  // Forgets all history; refused once streamed features were dropped behind the position.
+  // Forgets all history; refused once streamed features were dropped behind the position,
+  // and for a stream whose rings are in lanes once it has stepped.
   void reset();
   int64_t position() const { return position_; }
   const Conditioning& conditioning() const { return conditioning_; }
@@ -85,6 +93,7 @@ class FastStream {
 class FastStepper {
  public:
   FastStepper(const Network& network, int capacity);
+  const Network& network() const { return network_; }
 
   // Pushes ids[b] into *streams[b] at its position and computes the logits of the next id
   // of each, read back with logits(b) until the next step. Throws for an id out of range
@@ -92,11 +101,35 @@ class FastStepper {
   void step(std::span<FastStream* const> streams, std::span<const int> ids);
   std::span<const float> logits(int b) const;
 
+  // Whether this stepper steps many streams side by side in lanes (the kernel table has
+  // lanes kernels, every layer is in integer formats, the capacity is large enough).
+  bool steps_in_lanes() const { return !lanes_args_.empty(); }
+
+  // Binds streams (made with RingsInLanes, at position 0, at most the capacity, and only
+  // where steps_in_lanes()) to lanes for their whole life: stream b in lane b % kLanes of
+  // group b / kLanes. The stepper keeps their rings side by side, per layer and group
+  // [slot][residual_channels][kLanes] with one head per layer for all, so the lanes kernel
+  // reads each tap and writes each residual row as whole vectors, with no transposes.
+  void bind(std::span<FastStream* const> streams);
+  // One step of the first ids.size() bound streams, as step() would take them (logits(b)
+  // likewise). The others have finished for good: their lanes may be overwritten, so a
+  // step never takes more streams than the one before it.
+  void step_bound(std::span<const int> ids);
+
  private:
   // Every layer through the kernel table's fused layer kernel, one stream at a time.
   void fused_layers(std::span<FastStream* const> streams, std::span<const int> ids);
   // Every layer through the kernel table's lanes kernel, the streams side by side.
   void lanes_layers(std::span<FastStream* const> streams, std::span<const int> ids);
+  // The same for the first `live` bound streams, their rings in lanes.
+  void bound_layers(std::span<const int> ids);
+  // Each stream's conditioning rows for its position, computed when they change.
+  void refresh_conditioning(std::span<FastStream* const> streams, std::span<const int> ids);
+  // Stream s's conditioning rows (all layers) into lane b of the lanes layout, when changed.
+  void copy_conditioning_to_lane(const FastStream& s, int b);
+  // The end products and the positions moved on, after the layers (`from_lanes`: the skip
+  // sums are in the lanes layout).
+  void end_of_step(std::span<FastStream* const> streams, bool from_lanes);
   // The lanes kernel's skip sums into skip_, for the end products through Linear.
   void skip_from_lanes(int batch);
   // Every layer as GEMMs over the streams, through Linear: any weight format.
@@ -134,6 +167,16 @@ class FastStepper {
   // The lanes end kernel's arguments, when both end matrices are in integer formats too.
   std::optional<kernels::LanesEndArgs> lanes_end_;
   kernels::AlignedFloats lanes_hidden_, lanes_logits_;
+  // Bound streams: their rings (layer by layer, group by group), where each layer's start,
+  // the heads, and the kernel's per-group tap and residual pointers.
+  std::vector<FastStream*> bound_;
+  int bound_live_ = 0;
+  kernels::AlignedFloats bound_rings_;
+  std::vector<size_t> bound_ring_offsets_;  // per layer: its first group's ring
+  std::vector<int> bound_heads_;            // per layer
+  std::vector<const float*> bound_taps_;    // [layers][groups][kernel_size]
+  std::vector<float*> bound_residuals_;     // [layers][groups]
+  std::vector<float> start_row_;            // one stream's embedding before it goes to its lane
 };
 
 }  // namespace fastwave

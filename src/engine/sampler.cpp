@@ -53,12 +53,22 @@ int sample_id_with(const kernels::KernelTable& kernels, std::span<const float> l
   block_sums.resize((n + kBlock - 1) / kBlock);
   kernels.scaled_exp(logits.data(), n, top, 1.0f / temperature, weights.data());
   double total = 0;
-  // Each block's sum in class order, as before, but the blocks side by side: their chains
-  // of dependent additions then overlap instead of running one after another.
+  // Each block's sum in class order, as before, but kBlock blocks side by side in a local
+  // array the compiler keeps in registers: their chains of dependent additions overlap
+  // (summed in block_sums itself, every addition was a store and a reload).
   const int whole_blocks = n / kBlock;
   std::fill(block_sums.begin(), block_sums.end(), 0.0);
+  int b0 = 0;
+  for (; b0 + kBlock <= whole_blocks; b0 += kBlock) {
+    double sums[kBlock] = {};
+    const float* w = &weights[size_t(b0) * kBlock];
+    for (int i = 0; i < kBlock; ++i) {
+      for (int b = 0; b < kBlock; ++b) sums[b] += w[b * kBlock + i];
+    }
+    std::copy(sums, sums + kBlock, &block_sums[b0]);
+  }
   for (int i = 0; i < kBlock; ++i) {
-    for (int b = 0; b < whole_blocks; ++b) block_sums[b] += weights[size_t(b) * kBlock + i];
+    for (int b = b0; b < whole_blocks; ++b) block_sums[b] += weights[size_t(b) * kBlock + i];
   }
   for (int i = whole_blocks * kBlock; i < n; ++i) block_sums[whole_blocks] += weights[i];
   for (double sum : block_sums) total += sum;

@@ -175,11 +175,18 @@ struct LanesScratch {
 // changes per stream laid out side by side: stream s is lane s % kLanes of group s / kLanes.
 // Lanes past `streams` in the last group compute on zeros and write nothing outside the
 // lanes layouts.
+// The taps and residual rows come either per stream, or (taps null) already in the lanes
+// layout, as the rings of streams bound to lanes for life keep them: no transposes, and
+// every lane of a group, used or not, is computed and written.
 struct LanesLayerArgs {
   int streams;
   const float* const* taps;  // [streams][kernel_size] pointers to residual_channels floats
   float* const* residual;    // [streams] outputs (may be the stream's last tap), or null:
                              // the last layer has no residual rows
+  const float* const* group_taps;  // with taps null: [groups][kernel_size] pointers to
+                                   // [residual_channels][kLanes] rows
+  float* const* group_residual;    // with taps null: [groups] outputs [residual_channels][kLanes]
+                                   // (may be the group's last tap), or null in the last layer
   const float* conditioning; // [groups][2*dilation][kLanes], or null
   float* skip;               // [groups][skip_channels][kLanes], accumulated
   int kernel_size, residual_channels, dilation_channels;

@@ -129,7 +129,7 @@ inline void panel_sums(const int32_t* panel, const int32_t* codes, int q0, int q
 // int4 products of one group, row by row: per group of columns an integer sum, then the
 // float accumulation in group order, as gemm_int4 computes it. out(r, y_r) for r < rows.
 template <class Out>
-void int4_products(const LaneMatrix& w, const int32_t* codes, __m512 x_scale, Out&& out) {
+void int4_products(const LaneMatrix& w, const int32_t* codes, __m512 x_scale, Out out) {
   const Int4View& v = w.m->int4;
   const int quads_per_group = v.group_size / 4;
   for (int p = 0; p < w.panels; ++p) {
@@ -167,6 +167,17 @@ __m512 gather_lanes(const float* const* x, int x_step, int lanes, int channels, 
   return max_abs;
 }
 
+// Rows [0, channels) already in lanes into the im2col rows out[(c*stride + offset)*16]
+// (the taps of streams bound to lanes: a copy, no transpose). Returns max|x|.
+__m512 copy_lanes(const float* rows, int channels, int stride, int offset, float* out, __m512 max_abs) {
+  for (int c = 0; c < channels; ++c) {
+    const __m512 x = _mm512_load_ps(rows + size_t(c) * kLanes);
+    _mm512_store_ps(out + (size_t(c) * stride + offset) * kLanes, x);
+    max_abs = _mm512_max_ps(max_abs, _mm512_abs_ps(x));
+  }
+  return max_abs;
+}
+
 // The inverse: rows of lanes back into each stream's vector, for lanes < `lanes`.
 void scatter_lanes(const float* rows, int channels, int lanes, float* const* out) {
   for (int c0 = 0; c0 < channels; c0 += 16) {
@@ -184,9 +195,11 @@ void scatter_lanes(const float* rows, int channels, int lanes, float* const* out
 // int8 products for G groups at once: each weight quad, broadcast once, is multiplied
 // into every group's codes, which halves the broadcasts for two groups (the products
 // measured 15% faster). 16/G rows per tile keep G*16/G accumulators in registers.
-// out(g, r, y_r) for r < rows.
+// out(g, r, y_r) for r < rows. `out` is taken by value: a copy of its own, whose pointers
+// no store can change, stays in registers (through a reference they were reloaded after
+// every vector store, which may alias anything; 2-3% of the 32-stream step).
 template <int G, class Out>
-void int8_products(const LaneMatrix& w, const int32_t* const* codes, const __m512* x_scale, Out&& out) {
+void int8_products(const LaneMatrix& w, const int32_t* const* codes, const __m512* x_scale, Out out) {
   constexpr int kRows = kPanelRows / G;
   const Int8View& v = w.m->int8;
   for (int p = 0; p < w.panels; ++p) {
@@ -225,13 +238,16 @@ void int8_products(const LaneMatrix& w, const int32_t* const* codes, const __m51
 
 // The products of G groups: int8 ones together, int4 ones group by group.
 template <int G, class Out>
-void products(const LaneMatrix& w, const int32_t* const* codes, const __m512* x_scale, Out&& out) {
+void products(const LaneMatrix& w, const int32_t* const* codes, const __m512* x_scale, Out out) {
   if (!w.m->is_int4) {
     int8_products<G>(w, codes, x_scale, out);
     return;
   }
   for (int g = 0; g < G; ++g) int4_products(w, codes[g], x_scale[g], [&](int r, __m512 y) { out(g, r, y); });
 }
+
+// Gate rows computed together (gated_avx512_n).
+constexpr int kGateRows = 4;
 
 // One group's part of the scratch: each region holds kLaneTileGroups groups, each of the
 // size the layer needs.
@@ -259,11 +275,21 @@ void layer_groups(const LanesLayerArgs& a, const LaneMatrix& filter_gate, const 
   const int k = a.kernel_size, res = a.residual_channels, dil = a.dilation_channels;
   // The next tile's past taps (written `dilation` steps ago, out of the caches) are
   // fetched while this tile computes.
-  const int next = (group0 + G) * kLanes, next_end = next + G * kLanes < a.streams ? next + G * kLanes : a.streams;
-  for (int stream = next; stream < next_end; ++stream) {
-    for (int j = 0; j + 1 < k; ++j) {
-      const char* tap = reinterpret_cast<const char*>(a.taps[size_t(stream) * k + j]);
-      for (int byte = 0; byte < res * 4; byte += 64) _mm_prefetch(tap + byte, _MM_HINT_T0);
+  if (a.taps) {
+    const int next = (group0 + G) * kLanes, next_end = next + G * kLanes < a.streams ? next + G * kLanes : a.streams;
+    for (int stream = next; stream < next_end; ++stream) {
+      for (int j = 0; j + 1 < k; ++j) {
+        const char* tap = reinterpret_cast<const char*>(a.taps[size_t(stream) * k + j]);
+        for (int byte = 0; byte < res * 4; byte += 64) _mm_prefetch(tap + byte, _MM_HINT_T0);
+      }
+    }
+  } else {
+    const int groups = (a.streams + kLanes - 1) / kLanes;
+    for (int group = group0 + G; group < group0 + 2 * G && group < groups; ++group) {
+      for (int j = 0; j + 1 < k; ++j) {
+        const char* tap = reinterpret_cast<const char*>(a.group_taps[size_t(group) * k + j]);
+        for (int byte = 0; byte < res * kLanes * 4; byte += 64) _mm_prefetch(tap + byte, _MM_HINT_T0);
+      }
     }
   }
   GroupScratch s[G];
@@ -278,7 +304,8 @@ void layer_groups(const LanesLayerArgs& a, const LaneMatrix& filter_gate, const 
     // The taps in im2col order (column c*k + j is channel c of tap j), quantized.
     __m512 max_abs = _mm512_setzero_ps();
     for (int j = 0; j < k; ++j) {
-      max_abs = gather_lanes(a.taps + size_t(first[g]) * k + j, k, lanes[g], res, k, j, s[g].columns, max_abs);
+      max_abs = a.taps ? gather_lanes(a.taps + size_t(first[g]) * k + j, k, lanes[g], res, k, j, s[g].columns, max_abs)
+                       : copy_lanes(a.group_taps[size_t(group0 + g) * k + j], res, k, j, s[g].columns, max_abs);
     }
     const LaneScales x = lane_scales(a.filter_gate.input_scale, max_abs);
     lane_codes(s[g].columns, k * res, a.filter_gate.padded_cols, x.inverse, s[g].codes);
@@ -302,37 +329,49 @@ void layer_groups(const LanesLayerArgs& a, const LaneMatrix& filter_gate, const 
   }
   for (int g = 0; g < G; ++g) {
     __m512 z_max = _mm512_setzero_ps();
-    for (int i = 0; i < dil; ++i) {
-      const __m512 z = gated_avx512(_mm512_load_ps(pre[g] + size_t(i) * kLanes), _mm512_load_ps(pre[g] + size_t(dil + i) * kLanes));
-      _mm512_store_ps(s[g].z + size_t(i) * kLanes, z);
-      z_max = _mm512_max_ps(z_max, _mm512_abs_ps(z));
-    }
+    auto gate = [&]<int N>(int i) {  // rows [i, i + N), their chains interleaved
+      __m512 f[N], gate_input[N];
+      for (int j = 0; j < N; ++j) {
+        f[j] = _mm512_load_ps(pre[g] + size_t(i + j) * kLanes);
+        gate_input[j] = _mm512_load_ps(pre[g] + size_t(dil + i + j) * kLanes);
+      }
+      gated_avx512_n<N>(f, gate_input);
+      for (int j = 0; j < N; ++j) {
+        _mm512_store_ps(s[g].z + size_t(i + j) * kLanes, f[j]);
+        z_max = _mm512_max_ps(z_max, _mm512_abs_ps(f[j]));
+      }
+    };
+    int i = 0;
+    for (; i + kGateRows <= dil; i += kGateRows) gate.template operator()<kGateRows>(i);
+    for (; i < dil; ++i) gate.template operator()<1>(i);
     const LaneScales z = lane_scales(a.residual_skip.input_scale, z_max);
     lane_codes(s[g].z, dil, a.residual_skip.padded_cols, z.inverse, s[g].codes);
     scales[g] = z.scale;
   }
 
   // Residual rows (the first `res`, unless this is the last layer): x + rs into the lanes'
-  // residual scratch. Skip rows (all the others): summed in their lanes.
-  const bool has_residual = a.residual != nullptr;
+  // residual scratch, or straight into the bound streams' next ring. Skip rows (all the
+  // others): summed in their lanes.
+  const bool has_residual = a.taps ? a.residual != nullptr : a.group_residual != nullptr;
   const int residual_rows = has_residual ? res : 0, skip_offset = a.skip_offset;
   float* skip[G];
   float* residual[G];
-  const float* now[G];  // channel c of the last tap at c*k*kLanes
+  const float* now[G];  // channel c of the last tap at c*now_stride
+  const size_t now_stride = a.taps ? size_t(k) * kLanes : kLanes;
   for (int g = 0; g < G; ++g) {
     skip[g] = a.skip + size_t(group0 + g) * a.skip_channels * kLanes;
-    residual[g] = s[g].residual;
-    now[g] = s[g].columns + size_t(k - 1) * kLanes;
+    residual[g] = a.taps || !has_residual ? s[g].residual : a.group_residual[group0 + g];
+    now[g] = a.taps ? s[g].columns + size_t(k - 1) * kLanes : a.group_taps[size_t(group0 + g) * k + k - 1];
   }
   products<G>(residual_skip, codes, scales, [=](int g, int r, __m512 y) {
     if (r < residual_rows) {
-      _mm512_store_ps(residual[g] + size_t(r) * kLanes, _mm512_add_ps(_mm512_load_ps(now[g] + size_t(r) * k * kLanes), y));
+      _mm512_store_ps(residual[g] + size_t(r) * kLanes, _mm512_add_ps(_mm512_load_ps(now[g] + r * now_stride), y));
     } else {
       float* sum = skip[g] + size_t(r - skip_offset) * kLanes;
       _mm512_storeu_ps(sum, _mm512_add_ps(_mm512_loadu_ps(sum), y));
     }
   });
-  if (has_residual) {
+  if (has_residual && a.taps) {
     for (int g = 0; g < G; ++g) scatter_lanes(residual[g], res, lanes[g], a.residual + first[g]);
   }
 }

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "kernels/kernels.h"
 
@@ -177,13 +178,27 @@ void fused_layers_ref(const FusedLayerArgs* layers, int count) {
 }
 
 // The specification of the lanes layer: fused_layer_ref for each stream in turn, its
-// conditioning and skip sums read from and written to its lane.
+// conditioning and skip sums (and with rings in lanes, its taps and residual rows) read
+// from and written to its lane.
 void fused_layer_lanes_ref(const LanesLayerArgs& a) {
-  const int k = a.kernel_size, dil = a.dilation_channels;
+  const int k = a.kernel_size, dil = a.dilation_channels, res = a.residual_channels;
+  std::vector<float> lane_taps(a.taps ? 0 : size_t(k) * res), lane_residual(a.taps ? 0 : res);
+  std::vector<const float*> lane_tap_pointers(k);
+  for (int j = 0; j < k && !a.taps; ++j) lane_tap_pointers[j] = &lane_taps[size_t(j) * res];
   for (int s = 0; s < a.streams; ++s) {
     const int group = s / kLanes, lane = s % kLanes;
     FusedLayerArgs one{};
-    one.taps = a.taps + size_t(s) * k;
+    if (a.taps) {
+      one.taps = a.taps + size_t(s) * k;
+      one.residual = a.residual ? a.residual[s] : nullptr;
+    } else {
+      for (int j = 0; j < k; ++j) {
+        const float* rows = a.group_taps[size_t(group) * k + j] + lane;
+        for (int c = 0; c < res; ++c) lane_taps[size_t(j) * res + c] = rows[size_t(c) * kLanes];
+      }
+      one.taps = lane_tap_pointers.data();
+      one.residual = a.group_residual ? lane_residual.data() : nullptr;
+    }
     one.kernel_size = k;
     one.residual_channels = a.residual_channels;
     one.dilation_channels = dil;
@@ -191,7 +206,6 @@ void fused_layer_lanes_ref(const LanesLayerArgs& a) {
     one.residual_skip = a.residual_skip;
     one.skip_offset = a.skip_offset;
     one.skip_channels = a.skip_channels;
-    one.residual = a.residual ? a.residual[s] : nullptr;
     // The stream's conditioning and skip sums, gathered from its lane and put back after.
     float* conditioning = a.scratch.z;  // dil floats of z follow the 2*dil of conditioning
     if (a.conditioning) {
@@ -210,6 +224,10 @@ void fused_layer_lanes_ref(const LanesLayerArgs& a) {
     one.rs = a.scratch.rs;
     fused_layer_ref(one);
     for (int i = 0; i < a.skip_channels; ++i) lanes_skip[size_t(i) * kLanes] = skip[i];
+    if (!a.taps && a.group_residual) {
+      float* rows = a.group_residual[group] + lane;
+      for (int c = 0; c < res; ++c) rows[size_t(c) * kLanes] = lane_residual[c];
+    }
   }
 }
 

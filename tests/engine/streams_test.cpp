@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "../test_util.h"
+#include "engine/fast_step.h"
 #include "kernels/kernels.h"
 
 namespace fastwave {
@@ -141,6 +142,40 @@ TEST(Streams, OneNetworkServesManyGenerators) {
   const auto second = b->push(5);
   EXPECT_EQ(first, std::vector<float>(second.begin(), second.end()));
   EXPECT_EQ(network.use_count(), 3);  // the two generators share it
+}
+
+// Streams bound to a stepper's lanes step only through it, and only ever fewer of them.
+TEST(Streams, BoundStreamsStepOnlyThroughTheirStepper) {
+  QuantizeOptions options;
+  options.scheme = Scheme::kInt8Dynamic;
+  const auto network = Network::build(quantize(Model::random(testing::small_config(), 28), options));
+  const int count = 20;
+  FastStepper stepper(*network, count);
+  if (!stepper.steps_in_lanes()) GTEST_SKIP() << "no lanes kernels on this machine";
+  std::vector<std::unique_ptr<FastStream>> owned;
+  std::vector<FastStream*> streams;
+  for (int b = 0; b < count; ++b) {
+    owned.push_back(std::make_unique<FastStream>(*network, Conditioning{}, FastStream::RingsInLanes{}));
+    streams.push_back(owned.back().get());
+  }
+  FastStream with_rings(*network, Conditioning{});
+  FastStream* one_with_rings[] = {&with_rings};
+  EXPECT_THROW(stepper.bind(one_with_rings), Error);
+  FastStepper other(*network, 1);
+  const int silence = network->config().classes / 2;
+  EXPECT_THROW(other.step({&streams[0], 1}, {&silence, 1}), Error);  // its rings are in lanes
+
+  stepper.bind(streams);
+  const std::vector<int> ids(count, silence);
+  stepper.step_bound(ids);
+  EXPECT_EQ(streams[count - 1]->position(), 1);
+  stepper.step_bound(std::span<const int>(ids).first(count - 3));
+  EXPECT_EQ(streams[count - 1]->position(), 1);  // finished
+  EXPECT_EQ(streams[0]->position(), 2);
+  EXPECT_THROW(stepper.step_bound(ids), Error);  // a finished stream cannot come back
+  EXPECT_THROW(stepper.step(streams, ids), Error);
+  EXPECT_THROW(stepper.bind(streams), Error);
+  EXPECT_THROW(streams[0]->reset(), Error);  // its history is in the stepper's lanes
 }
 
 TEST(Streams, RejectsBadRequests) {

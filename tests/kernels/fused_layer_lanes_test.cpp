@@ -1,7 +1,8 @@
 // The lanes layer kernel (many streams side by side): every stream of every table's kernel
 // equals that stream through the reference batch-1 fused layer, bit for bit, on awkward
 // channel counts, stream counts that fill groups partly, kernel sizes 2 and 3, with and
-// without conditioning, int8/int4 mixes and static and dynamic scales.
+// without conditioning, int8/int4 mixes and static and dynamic scales; taps and residual
+// rows per stream or in the lanes layout of bound streams' rings, written apart or in place.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -92,9 +93,13 @@ std::vector<std::vector<float>> streams_alone(const Layer& l) {
   return out;
 }
 
+// Where the lanes kernel finds its taps and writes its residual rows.
+enum class Rings { kPerStream, kInLanes };
+
 // The lanes kernel of `k` on copies of every stream's state. `in_place`: each stream's
 // residual output overwrites its last tap.
-std::vector<std::vector<float>> streams_side_by_side(const KernelTable& k, const Layer& l, bool in_place) {
+std::vector<std::vector<float>> streams_side_by_side(const KernelTable& k, const Layer& l, bool in_place, Rings rings,
+                                                     std::mt19937& rng) {
   const Shape& s = l.shape;
   const int groups = (l.streams + kLanes - 1) / kLanes, res = s.residual, dil = s.dilation;
   auto taps = l.taps;
@@ -104,6 +109,25 @@ std::vector<std::vector<float>> streams_side_by_side(const KernelTable& k, const
   for (int b = 0; b < l.streams; ++b) {
     for (const auto& t : taps[b]) tap_pointers.push_back(t.data());
     residual_pointers.push_back(in_place ? taps[b].back().data() : residuals[b].data());
+  }
+  // The same taps in the lanes layout, [group][tap] blocks of [res][kLanes]; the lanes past
+  // the streams hold other values, which must not reach any stream.
+  std::vector<AlignedFloats> group_taps, group_residuals;
+  std::vector<const float*> group_tap_pointers;
+  std::vector<float*> group_residual_pointers;
+  for (int g = 0; g < groups; ++g) {
+    for (int j = 0; j < s.kernel_size; ++j) {
+      group_taps.push_back(allocate_floats(size_t(res) * kLanes));
+      const std::vector<float> other = uniform(size_t(res) * kLanes, 3.0f, rng);
+      std::copy(other.begin(), other.end(), group_taps.back().get());
+      for (int lane = 0; lane < kLanes && g * kLanes + lane < l.streams; ++lane) {
+        for (int c = 0; c < res; ++c) group_taps.back()[size_t(c) * kLanes + lane] = l.taps[g * kLanes + lane][j][c];
+      }
+      group_tap_pointers.push_back(group_taps.back().get());
+    }
+    group_residuals.push_back(allocate_floats(size_t(res) * kLanes));
+    std::fill(group_residuals.back().get(), group_residuals.back().get() + size_t(res) * kLanes, 1e30f);
+    group_residual_pointers.push_back(in_place ? const_cast<float*>(group_tap_pointers.back()) : group_residuals.back().get());
   }
   // Lanes layouts are 64-byte aligned (the kernels load them whole).
   AlignedFloats conditioning = allocate_floats(size_t(groups) * 2 * dil * kLanes),
@@ -126,8 +150,13 @@ std::vector<std::vector<float>> streams_side_by_side(const KernelTable& k, const
 
   LanesLayerArgs a{};
   a.streams = l.streams;
-  a.taps = tap_pointers.data();
-  a.residual = s.last ? nullptr : residual_pointers.data();
+  if (rings == Rings::kPerStream) {
+    a.taps = tap_pointers.data();
+    a.residual = s.last ? nullptr : residual_pointers.data();
+  } else {
+    a.group_taps = group_tap_pointers.data();
+    a.group_residual = s.last ? nullptr : group_residual_pointers.data();
+  }
   a.conditioning = s.conditioning ? conditioning.get() : nullptr;
   a.skip = skip.get();
   a.kernel_size = s.kernel_size;
@@ -144,6 +173,10 @@ std::vector<std::vector<float>> streams_side_by_side(const KernelTable& k, const
   std::vector<std::vector<float>> out;
   for (int b = 0; b < l.streams; ++b) {
     std::vector<float> r = s.last ? residuals[b] : (in_place ? taps[b].back() : residuals[b]);
+    if (rings == Rings::kInLanes && !s.last) {
+      const float* rows = group_residual_pointers[b / kLanes] + b % kLanes;
+      for (int c = 0; c < res; ++c) r[c] = rows[size_t(c) * kLanes];
+    }
     for (int i = 0; i < s.skip; ++i) r.push_back(skip[(size_t(b / kLanes) * s.skip + i) * kLanes + b % kLanes]);
     out.push_back(r);
   }
@@ -175,13 +208,16 @@ TEST(FusedLayerLanes, EveryStreamEqualsTheStreamAloneBitForBit) {
       const auto expected = streams_alone(layer);
       for (const auto* k : available_kernels()) {
         if (!k->fused_layer_lanes) continue;
-        const bool in_place = streams % 2 == 1;
-        const auto got = streams_side_by_side(*k, layer, in_place);
-        for (int b = 0; b < streams; ++b) {
-          ASSERT_EQ(got[b].size(), expected[b].size());
-          for (size_t i = 0; i < got[b].size(); ++i) {
-            ASSERT_EQ(got[b][i], expected[b][i])
-                << k->name << ", " << describe(shape, streams) << ", stream " << b << ", output " << i;
+        for (Rings rings : {Rings::kPerStream, Rings::kInLanes}) {
+          const bool in_place = (streams + int(rings)) % 2 == 1;
+          const auto got = streams_side_by_side(*k, layer, in_place, rings, rng);
+          for (int b = 0; b < streams; ++b) {
+            ASSERT_EQ(got[b].size(), expected[b].size());
+            for (size_t i = 0; i < got[b].size(); ++i) {
+              ASSERT_EQ(got[b][i], expected[b][i])
+                  << k->name << ", " << describe(shape, streams) << (rings == Rings::kInLanes ? ", rings in lanes" : "")
+                  << (in_place ? ", in place" : "") << ", stream " << b << ", output " << i;
+            }
           }
         }
       }
