@@ -32,6 +32,24 @@ int widest_codes(const std::vector<kernels::IntegerMatrixView>& filter_gates,
 // int8, one core, 8 streams ran at 54k samples/s in lanes against 66k, 10 streams alike).
 constexpr int kMinLanesBatch = 10;
 
+// The slots of a layer's ring: its last (kernel_size-1)*dilation+1 inputs.
+int ring_slots(const ModelConfig& c, const PackedLayer& layer) { return (c.kernel_size - 1) * layer.dilation + 1; }
+
+// Every layer's lanes kernel for `streams` streams side by side; prefetch(n) fetches the
+// rows layer n reads from its rings (written `dilation` steps ago, out of the caches) and
+// writes, and runs while the layer before computes.
+template <class Prefetch>
+void run_lanes_kernels(const kernels::KernelTable& kernels, std::vector<kernels::LanesLayerArgs>& layers, int streams,
+                       Prefetch&& prefetch) {
+  const int count = int(layers.size());
+  prefetch(0);
+  for (int n = 0; n < count; ++n) {
+    if (n + 1 < count) prefetch(n + 1);
+    layers[n].streams = streams;
+    kernels.fused_layer_lanes(layers[n]);
+  }
+}
+
 // Stamps of computed conditioning rows, unique in the process: a stream slot of the lanes
 // layout holds the rows of the stamp it last copied.
 std::atomic<uint64_t> conditioning_stamps{0};
@@ -56,7 +74,7 @@ size_t RingArena::floats_per_stream(const Network& network) {
   const ModelConfig& c = network.config();
   size_t floats = 0;
   for (const auto& layer : network.packed().layers) {
-    floats += size_t(round_up(((c.kernel_size - 1) * layer.dilation + 1) * c.residual_channels, 16));
+    floats += size_t(round_up(ring_slots(c, layer) * c.residual_channels, 16));
   }
   return floats;
 }
@@ -93,7 +111,7 @@ FastStream::FastStream(const Network& network, const Conditioning& conditioning,
   ring_start_ = rings;
   ring_floats_ = RingArena::floats_per_stream(network);
   for (const auto& layer : network.packed().layers) {
-    const int slots = (c.kernel_size - 1) * layer.dilation + 1;
+    const int slots = ring_slots(c, layer);
     rings_.push_back(rings);
     slots_.push_back(slots);
     rings += round_up(slots * c.residual_channels, 16);
@@ -170,7 +188,7 @@ void FastStepper::bind(std::span<FastStream* const> streams) {
   size_t floats = 0;
   for (const PackedLayer& layer : model.layers) {
     bound_ring_offsets_.push_back(floats);
-    floats += size_t((k - 1) * layer.dilation + 1) * c.residual_channels * kLanes * groups;
+    floats += size_t(ring_slots(c, layer)) * c.residual_channels * kLanes * groups;
   }
   bound_rings_ = allocate_rings(floats);
   bound_heads_.assign(layers, 0);
@@ -301,7 +319,7 @@ void FastStepper::set_up_lanes(const std::vector<kernels::IntegerMatrixView>& fi
 
 float* FastStepper::ring_slot(FastStream& s, int layer, int back) const {
   // A ring has (k-1)*dilation+1 slots; `back` slots before the head.
-  const int slots = (network_.config().kernel_size - 1) * network_.packed().layers[layer].dilation + 1;
+  const int slots = ring_slots(network_.config(), network_.packed().layers[layer]);
   int at = s.heads_[layer] - back;
   if (at < 0) at += slots;
   return s.rings_[layer] + size_t(at) * network_.config().residual_channels;
@@ -401,7 +419,7 @@ void FastStepper::fused_layers(std::span<FastStream* const> streams, std::span<c
       a.skip = &skip_[size_t(b) * c.skip_channels];
     }
     for (int n = 0; n < layers; ++n) {
-      const int slots = (k - 1) * model.layers[n].dilation + 1;
+      const int slots = ring_slots(c, model.layers[n]);
       s.heads_[n] = s.heads_[n] + 1 == slots ? 0 : s.heads_[n] + 1;
     }
   };
@@ -455,11 +473,9 @@ void FastStepper::lanes_layers(std::span<FastStream* const> streams, std::span<c
     }
   }
   std::fill(lanes_skip_.get(), lanes_skip_.get() + size_t(groups) * c.skip_channels * kLanes, 0.0f);
-  // A layer's past taps were written `dilation` steps ago and have left the caches: they
-  // are fetched while the layer before runs (the last tap, the residual output of that
-  // layer, for writing).
+  // The past taps for reading; the last tap, the residual output of the layer before, for writing.
   const size_t tap_bytes = size_t(res) * sizeof(float);
-  auto prefetch_taps = [&](int n) {
+  run_lanes_kernels(network_.kernels(), lanes_args_, batch, [&](int n) {
     const float* const* taps = &lanes_taps_[size_t(n) * capacity_ * k];
     for (int b = 0; b < batch; ++b) {
       for (int j = 0; j < k; ++j) {
@@ -470,13 +486,7 @@ void FastStepper::lanes_layers(std::span<FastStream* const> streams, std::span<c
         }
       }
     }
-  };
-  prefetch_taps(0);
-  for (int n = 0; n < layers; ++n) {
-    if (n + 1 < layers) prefetch_taps(n + 1);
-    lanes_args_[n].streams = batch;
-    network_.kernels().fused_layer_lanes(lanes_args_[n]);
-  }
+  });
 }
 
 void FastStepper::bound_layers(std::span<const int> ids) {
@@ -489,7 +499,7 @@ void FastStepper::bound_layers(std::span<const int> ids) {
   const size_t slot_floats = size_t(res) * kLanes;
   // Group g's ring of layer n and its slot `back` positions before the head.
   auto slot = [&](int n, int g, int back) {
-    const int slots = (k - 1) * model.layers[n].dilation + 1;
+    const int slots = ring_slots(c, model.layers[n]);
     int at = bound_heads_[n] - back;
     if (at < 0) at += slots;
     return bound_rings_.get() + bound_ring_offsets_[n] + (size_t(g) * slots + at) * slot_floats;
@@ -512,13 +522,12 @@ void FastStepper::bound_layers(std::span<const int> ids) {
     }
   }
   for (int n = 0; n < layers; ++n) {
-    const int slots = (k - 1) * model.layers[n].dilation + 1;
+    const int slots = ring_slots(c, model.layers[n]);
     bound_heads_[n] = bound_heads_[n] + 1 == slots ? 0 : bound_heads_[n] + 1;
   }
   std::fill(lanes_skip_.get(), lanes_skip_.get() + size_t(groups) * c.skip_channels * kLanes, 0.0f);
-  // A layer's past taps were written `dilation` steps ago and have left the caches: they
-  // are fetched while the layer before runs, and the rows it will write, for writing.
-  auto prefetch = [&](int n) {
+  // The past taps for reading, the rows the layer writes for writing.
+  run_lanes_kernels(network_.kernels(), lanes_args_, live, [&](int n) {
     for (int g = 0; g < groups; ++g) {
       for (int j = 0; j + 1 < k; ++j) {
         const char* tap = reinterpret_cast<const char*>(bound_taps_[(size_t(n) * all_groups + g) * k + j]);
@@ -529,13 +538,7 @@ void FastStepper::bound_layers(std::span<const int> ids) {
         for (size_t line = 0; line < slot_floats * sizeof(float); line += 64) __builtin_prefetch(out + line, 1);
       }
     }
-  };
-  prefetch(0);
-  for (int n = 0; n < layers; ++n) {
-    if (n + 1 < layers) prefetch(n + 1);
-    lanes_args_[n].streams = live;
-    network_.kernels().fused_layer_lanes(lanes_args_[n]);
-  }
+  });
 }
 
 void FastStepper::skip_from_lanes(int batch) {
