@@ -28,7 +28,10 @@ common=(--warmup-steps 50 --valid-every 150 --threads 1 --max-minutes "$minutes"
 for name in ${MODELS:-violin speech}; do
   case "$name" in
     violin) args=(--data data/violin --valid-seconds 30 --batch 2 --output-length 8192 --lr 2e-4) ;;
-    speech) args=(--data data/speech --valid-seconds 8 --batch 2 --output-length 8192 --lr 2e-4) ;;
+    # Onsets weigh 3x in its loss: the pause-to-speech step is what it learns last
+    # (models/README.md, "Why the speech model fell silent").
+    speech) args=(--data data/speech --valid-seconds 8 --batch 2 --output-length 8192 --lr 2e-4
+                  --onset-weight 3) ;;
     # The vocoder learns from the speech data with its features; shorter crops, 3e-4
     # (its second session: at 1e-3 it stopped gaining after 400 steps).
     vocoder) args=(--vocoder --data data/speech --valid-seconds 4 --batch 2 --output-length 4096 --lr 3e-4) ;;

@@ -51,6 +51,11 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--lr", t.lr, "Peak learning rate (Adam)")->capture_default_str();
   cmd->add_option("--warmup-steps", t.warmup_steps, "Linear warm-up, then cosine decay")->capture_default_str();
   cmd->add_option("--clip-norm", t.clip_norm, "Gradient-norm clipping")->capture_default_str();
+  cmd->add_option("--onset-weight", t.onset_weight,
+                  "Loss weight of onsets (the first 30 ms of sound after 50 ms of quiet; "
+                  "validation stays plain NLL)")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 100.0));
   cmd->add_flag("--bf16", t.bf16, "Mixed precision: bfloat16 convs in training steps (validation stays float32)");
   cmd->add_option("--valid-every", t.valid_every, "Validate, checkpoint and maybe export every N steps")
       ->capture_default_str();

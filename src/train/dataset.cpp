@@ -1,6 +1,7 @@
 #include "train/dataset.h"
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -231,6 +232,34 @@ void CropSampler::sample(std::mt19937_64& rng, int batch, int64_t* crops,
     speakers[b] = seq.speaker;
     if (where) where[b] = {&seq, start};
   }
+}
+
+std::vector<float> onset_weights(const ModelConfig& config, const int64_t* ids, int64_t n,
+                                 float weight) {
+  constexpr double kQuietDbfs = -45;
+  constexpr int kQuietFrames = 5, kOnsetFrames = 3;
+  const int64_t frame = std::max(1, config.sample_rate / 100);
+  const std::vector<float> samples =
+      decode_codes(config, std::vector<int>(ids, ids + n));
+  std::vector<bool> quiet;
+  for (int64_t s = 0; s < n; s += frame) {
+    const int64_t e = std::min(n, s + frame);
+    double energy = 0;
+    for (int64_t i = s; i < e; ++i) energy += double(samples[i]) * samples[i];
+    quiet.push_back(10 * std::log10(energy / double(e - s) + 1e-18) < kQuietDbfs);
+  }
+  std::vector<float> weights(n, 1.0f);
+  int run = 0;  // quiet frames just before frame f
+  for (size_t f = 0; f < quiet.size(); ++f) {
+    if (!quiet[f] && run >= kQuietFrames) {
+      for (size_t g = f; g < std::min(quiet.size(), f + kOnsetFrames); ++g) {
+        if (!quiet[g]) std::fill(weights.begin() + int64_t(g) * frame,
+                  weights.begin() + std::min(n, int64_t(g + 1) * frame), weight);
+      }
+    }
+    run = quiet[f] ? run + 1 : 0;
+  }
+  return weights;
 }
 
 }  // namespace fastwave::train

@@ -108,11 +108,13 @@ class AutocastBf16 {
   bool on_;
 };
 
-// One optimisation step on crops [B, receptive_field + L]; returns the loss in bits.
-// `where` locates each crop for its local features (empty without local conditioning).
+// One optimisation step on crops [B, receptive_field + L]; returns the plain NLL in bits.
+// `where` locates each crop for its local features (empty without local conditioning);
+// `weights` [B, L], if defined, weights the targets' NLL in the loss that is minimised.
 double train_step(Net& net, torch::optim::Adam& optimizer, const torch::Tensor& crops,
                   const torch::Tensor& speakers, double lr, double clip_norm, bool bf16,
-                  const std::vector<CropSampler::Where>& where = {}) {
+                  const std::vector<CropSampler::Where>& where = {},
+                  const torch::Tensor& weights = {}) {
   const int64_t rf = net->config().receptive_field();
   const int64_t targets = crops.size(1) - rf;
   for (auto& group : optimizer.param_groups()) {
@@ -129,12 +131,13 @@ double train_step(Net& net, torch::optim::Adam& optimizer, const torch::Tensor& 
     }
     logits = net->forward(crops.narrow(1, 0, crops.size(1) - 1), speakers, false, local).to(torch::kFloat32);
   }
-  auto loss = output_nll(net->config(), logits, crops.narrow(1, rf, targets)).mean();
+  const auto nll = output_nll(net->config(), logits, crops.narrow(1, rf, targets));
+  const auto loss = weights.defined() ? (nll * weights).sum() / weights.sum() : nll.mean();
   optimizer.zero_grad();
   loss.backward();
   torch::nn::utils::clip_grad_norm_(net->parameters(), clip_norm);
   optimizer.step();
-  return loss.item<double>() / kLn2;
+  return (weights.defined() ? nll.mean() : loss).item<double>() / kLn2;
 }
 
 // NLL in bits per sample over ids 1..n-1 of every sequence, the positions `fastwave eval`
@@ -336,6 +339,7 @@ TrainResult train(const TrainOptions& options) {
 
   TrainResult result;
   const int64_t crop = sampler.crop_length();
+  const int64_t rf = config.receptive_field();
   auto crops = torch::empty({options.batch, crop}, torch::kInt64);
   auto speaker_ids = torch::zeros({options.batch}, torch::kInt64);
   std::vector<CropSampler::Where> where(options.batch);
@@ -353,10 +357,20 @@ TrainResult train(const TrainOptions& options) {
     std::mt19937_64 rng(seq);
     sampler.sample(rng, options.batch, crops.data_ptr<int64_t>(), speaker_ids.data_ptr<int64_t>(),
                    config.has_local() ? where.data() : nullptr);
+    torch::Tensor weights;
+    if (options.onset_weight != 1) {
+      weights = torch::empty({options.batch, crop - rf}, torch::kFloat32);
+      for (int b = 0; b < options.batch; ++b) {
+        const auto w = onset_weights(config, crops.data_ptr<int64_t>() + b * crop, crop,
+                                     float(options.onset_weight));
+        std::copy(w.begin() + rf, w.end(), weights.data_ptr<float>() + b * (crop - rf));
+      }
+    }
     const double loss = train_step(net, optimizer, crops, config.has_global() ? speaker_ids
                                    : torch::Tensor(), learning_rate(options, step),
                                    options.clip_norm, options.bf16,
-                                   config.has_local() ? where : std::vector<CropSampler::Where>{});
+                                   config.has_local() ? where : std::vector<CropSampler::Where>{},
+                                   weights);
     if (!std::isfinite(loss)) {
       throw Error("training diverged (loss " + std::to_string(loss) + ") at step " +
                   std::to_string(step) + "; lower --lr");

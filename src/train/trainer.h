@@ -34,6 +34,9 @@ struct TrainOptions {
   double min_lr_ratio = 0.05;
   double clip_norm = 1.0;        // global gradient-norm clipping
   bool bf16 = false;             // bfloat16 autocast for the training forward/backward
+  // Loss weight of onsets (onset_weights in dataset.h); 1 = plain NLL. Validation and the
+  // logged loss stay the plain NLL.
+  double onset_weight = 1;
   int64_t valid_every = 1000;    // validation and checkpoint interval, in steps
   double valid_seconds = 60;     // audio of the valid split scored per speaker (0 = all)
   bool resume = false;

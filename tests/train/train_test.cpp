@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "../test_util.h"
+#include "fastwave/audio.h"
 #include "train/dataset.h"
 #include "train/net.h"
 #include "train/trainer.h"
@@ -370,6 +371,30 @@ TEST(TrainMixture, LearnsSinesInSixteenBits) {
   const ModelConfig exported = Model::load(options.output).config();
   EXPECT_EQ(exported.output, ModelConfig::Output::kLogisticMixture);
   EXPECT_EQ(exported.mixtures, 4);
+}
+
+// 16 kHz µ-law: 10 ms frames of 160 samples; loud = a 0.3 full-scale square wave.
+TEST(Train, OnsetWeightsMarkTheFirst30msOfSoundAfter50msOfQuiet) {
+  ModelConfig c;
+  c.classes = 256;
+  c.sample_rate = 16000;
+  const int64_t quiet = mulaw_encode(0.001f, 256), loud[2] = {mulaw_encode(0.3f, 256),
+                                                               mulaw_encode(-0.3f, 256)};
+  // Frames: 0-5 quiet, 6-9 loud (onset 6-8), 10-13 quiet (too short a pause), 14-15 loud,
+  // 16-20 quiet, 21 loud, 22 quiet, 23 loud half a frame (onset 21 and 23, not 22).
+  std::string frames = "qqqqqqLLLLqqqqLLqqqqqLqL";
+  std::vector<int64_t> ids;
+  for (size_t f = 0; f < frames.size(); ++f) {
+    const int64_t n = f + 1 == frames.size() ? 80 : 160;
+    for (int64_t i = 0; i < n; ++i) ids.push_back(frames[f] == 'q' ? quiet : loud[i % 2]);
+  }
+  const auto w = train::onset_weights(c, ids.data(), int64_t(ids.size()), 4.0f);
+  ASSERT_EQ(w.size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const size_t f = i / 160;
+    const bool onset = (f >= 6 && f <= 8) || f == 21 || f == 23;
+    EXPECT_EQ(w[i], onset ? 4.0f : 1.0f) << "sample " << i << " frame " << f;
+  }
 }
 
 TEST(Train, MetadataSpeakersSortNumerically) {
