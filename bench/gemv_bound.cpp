@@ -49,30 +49,6 @@ void products_of_one_sample(const fastwave::PackedModel& m, const fastwave::kern
   run(m.end2);
 }
 
-// The packed weight bytes of one matrix, as the kernels stream them.
-std::pair<const void*, size_t> weight_block(const fastwave::kernels::Linear& l) {
-  using fastwave::kernels::Layout;
-  switch (l.layout()) {
-    case Layout::kF32: {
-      const auto v = l.f32_view();
-      return {v.data, size_t(v.panels) * v.cols * 16 * sizeof(float)};
-    }
-    case Layout::kBf16: {
-      const auto v = l.bf16_view();
-      return {v.data, size_t(v.panels) * v.pairs * 16 * 2 * sizeof(uint16_t)};
-    }
-    case Layout::kInt8: {
-      const auto v = l.int8_view();
-      return {v.data, size_t(v.panels) * v.quads * 64};
-    }
-    case Layout::kInt4: {
-      const auto v = l.int4_view();
-      return {v.data, size_t(v.panels) * v.groups * v.group_size / 8 * 64};
-    }
-  }
-  return {nullptr, 0};
-}
-
 // The memory ceiling: only loading those bytes, a cache line at a time, in the products'
 // order (four independent XOR chains, so the loads are all that waits).
 __attribute__((target("avx512f"))) uint64_t read_bytes_avx512(const char* p, size_t bytes) {
@@ -105,9 +81,9 @@ uint64_t read_weights_of_one_sample(const fastwave::PackedModel& m) {
   static const bool wide = __builtin_cpu_supports("avx512f");
   uint64_t sum = 0;
   auto read = [&](const fastwave::kernels::Linear& l) {
-    const auto [data, bytes] = weight_block(l);
-    const char* p = static_cast<const char*>(data);
-    sum ^= wide ? read_bytes_avx512(p, bytes) : read_bytes_sse2(p, bytes);
+    const auto weights = l.packed_weights();
+    const char* p = reinterpret_cast<const char*>(weights.data());
+    sum ^= wide ? read_bytes_avx512(p, weights.size()) : read_bytes_sse2(p, weights.size());
   };
   for (const auto& layer : m.layers) {
     read(layer.filter_gate);

@@ -199,6 +199,23 @@ int rows_or_all(int rows, int all) {
 int panels_of(int rows) { return (rows + kPanelRows - 1) / kPanelRows; }
 }  // namespace
 
+std::span<const uint8_t> Linear::packed_weights() const {
+  const size_t padded_rows = size_t(panels()) * kPanelRows;
+  switch (layout_) {
+    case Layout::kF32: {
+      const PackedView v = f32_view();
+      return {reinterpret_cast<const uint8_t*>(v.data), padded_rows * v.cols * sizeof(float)};
+    }
+    case Layout::kBf16:
+      return {data_.get(), padded_rows * bf16_view().pairs * 2 * sizeof(uint16_t)};
+    case Layout::kInt8:
+      return {data_.get(), padded_rows * int8_view().quads * 4};
+    case Layout::kInt4:
+      return {data_.get(), padded_rows * size_t(groups_) * group_size_ / 2};
+  }
+  return {};
+}
+
 PackedView Linear::f32_view(int rows) const {
   PackedView v = f32_.view();
   v.rows = rows_or_all(rows, rows_);

@@ -67,6 +67,9 @@ class Linear {
   std::optional<IntegerMatrixView> integer_view() const;
   // Activation buffer width the quantized kernels read (cols padded).
   int padded_cols() const;
+  // The packed weights as the products stream them: whole panels of 16 rows, padding
+  // included (bias, scales and corrections not).
+  std::span<const uint8_t> packed_weights() const;
 
  private:
   using Buffer = AlignedArray<uint8_t>;

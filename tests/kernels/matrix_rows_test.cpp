@@ -20,24 +20,22 @@ void append(std::vector<uint8_t>& out, const T* values, size_t count) {
 
 // Every byte the kernels read of a Linear: weights, bias, scales, corrections.
 std::vector<uint8_t> packed_bytes(const Linear& l) {
-  std::vector<uint8_t> out;
+  const auto weights = l.packed_weights();
+  std::vector<uint8_t> out(weights.begin(), weights.end());
   const size_t padded_rows = size_t(l.f32_view().panels) * kPanelRows;
   switch (l.layout()) {
     case Layout::kF32: {
       const PackedView v = l.f32_view();
-      append(out, v.data, padded_rows * v.cols);
       append(out, v.bias, padded_rows);
       break;
     }
     case Layout::kBf16: {
       const Bf16View v = l.bf16_view();
-      append(out, v.data, padded_rows * v.pairs * 2);
       append(out, v.bias, padded_rows);
       break;
     }
     case Layout::kInt8: {
       const Int8View v = l.int8_view();
-      append(out, v.data, padded_rows * v.quads * 4);
       append(out, v.bias, padded_rows);
       append(out, v.scale, padded_rows);
       append(out, v.correction, padded_rows);
@@ -45,7 +43,6 @@ std::vector<uint8_t> packed_bytes(const Linear& l) {
     }
     case Layout::kInt4: {
       const Int4View v = l.int4_view();
-      append(out, v.data, padded_rows * v.groups * v.group_size / 2);
       append(out, v.bias, padded_rows);
       append(out, v.scale, padded_rows * v.groups);
       append(out, v.correction, padded_rows * v.groups);
