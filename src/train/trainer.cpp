@@ -78,6 +78,14 @@ void check_options(const TrainOptions& o) {
   if (!(o.lr > 0)) throw Error("--lr must be positive");
   if (o.valid_every < 1) throw Error("--valid-every must be at least 1");
   if (o.max_minutes < 0) throw Error("--max-minutes must not be negative");
+  if (!(o.onset_weight > 0)) throw Error("--onset-weight must be positive");
+}
+
+// What training and its benchmark do first: check the options, set the threads, keep freed memory.
+void prepare(const TrainOptions& o) {
+  check_options(o);
+  set_threads(o.threads);
+  keep_freed_memory();
 }
 
 // Linear warm-up avoids Adam's large first steps; cosine decay settles the weights.
@@ -286,9 +294,7 @@ double minutes(const std::vector<Sequence>& set, int sample_rate) {
 }  // namespace
 
 TrainResult train(const TrainOptions& options) {
-  check_options(options);
-  set_threads(options.threads);
-  keep_freed_memory();
+  prepare(options);
   if (options.output.empty()) throw Error("no output model file (-o)");
   const fs::path out_dir = fs::path(options.output).parent_path();
   if (!out_dir.empty() && !fs::is_directory(out_dir)) {
@@ -420,9 +426,7 @@ TrainResult train(const TrainOptions& options) {
 }
 
 double benchmark(const TrainOptions& options, int steps) {
-  check_options(options);
-  set_threads(options.threads);
-  keep_freed_memory();
+  prepare(options);
   if (steps < 1) throw Error("--benchmark-steps must be at least 1");
   options.config.validate();
   if (options.config.has_local()) throw Error("--benchmark-steps does not time local conditioning yet");
