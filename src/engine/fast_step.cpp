@@ -317,12 +317,11 @@ void FastStepper::set_up_lanes(const std::vector<kernels::IntegerMatrixView>& fi
   lanes_end_ = e;
 }
 
-float* FastStepper::ring_slot(FastStream& s, int layer, int back) const {
+float* FastStepper::ring_slot(FastStream& s, int layer, int back, int residual_channels) {
   // A ring has (k-1)*dilation+1 slots; `back` slots before the head.
-  const int slots = ring_slots(network_.config(), network_.packed().layers[layer]);
   int at = s.heads_[layer] - back;
-  if (at < 0) at += slots;
-  return s.rings_[layer] + size_t(at) * network_.config().residual_channels;
+  if (at < 0) at += s.slots_[layer];
+  return s.rings_[layer] + size_t(at) * residual_channels;
 }
 
 std::span<const float> FastStepper::logits(int b) const {
@@ -403,24 +402,24 @@ void FastStepper::fused_layers(std::span<FastStream* const> streams, std::span<c
   const PackedModel& model = network_.packed();
   const ModelConfig& c = model.config;
   const int k = c.kernel_size, layers = c.num_layers(), pre_width = model.pre_width();
-  const int batch = int(streams.size());
+  const int res = c.residual_channels, batch = int(streams.size());
   // The residual stream lives in the rings: the embedding goes straight into the first
   // layer's ring, and each layer writes its output into the next layer's ring.
-  auto slot = [&](FastStream& s, int layer, int back) { return ring_slot(s, layer, back); };
-  // Points every layer's arguments at stream b's state and moves its ring heads on.
+  auto slot = [res](FastStream& s, int layer, int back) { return ring_slot(s, layer, back, res); };
+  // Points every layer's arguments at stream b's state and moves its ring heads on (layer
+  // n's after its taps, and before layer n + 1's head is read as n's residual output).
   auto prepare = [&](int b) {
     FastStream& s = *streams[b];
+    const float* conditioning = s.terms_.active() ? s.cond_row() : nullptr;
+    float* skip = &skip_[size_t(b) * c.skip_channels];
     for (int n = 0; n < layers; ++n) {
       kernels::FusedLayerArgs& a = fused_args_[n];
       const int dilation = model.layers[n].dilation;
       for (int j = 0; j < k; ++j) fused_taps_[size_t(n) * k + j] = slot(s, n, (k - 1 - j) * dilation);
-      a.conditioning = s.terms_.active() ? s.cond_row() + size_t(n) * pre_width : nullptr;
+      a.conditioning = conditioning ? conditioning + size_t(n) * pre_width : nullptr;
       a.residual = n + 1 < layers ? slot(s, n + 1, 0) : nullptr;  // the last layer has no residual rows
-      a.skip = &skip_[size_t(b) * c.skip_channels];
-    }
-    for (int n = 0; n < layers; ++n) {
-      const int slots = ring_slots(c, model.layers[n]);
-      s.heads_[n] = s.heads_[n] + 1 == slots ? 0 : s.heads_[n] + 1;
+      a.skip = skip;
+      s.heads_[n] = s.heads_[n] + 1 == s.slots_[n] ? 0 : s.heads_[n] + 1;
     }
   };
   for (int b = 0; b < batch; ++b) {
@@ -456,7 +455,7 @@ void FastStepper::lanes_layers(std::span<FastStream* const> streams, std::span<c
   const int batch = int(streams.size()), groups = (batch + kLanes - 1) / kLanes;
   for (int b = 0; b < batch; ++b) {
     FastStream& s = *streams[b];
-    model.start_row(ids[b], ring_slot(s, 0, 0));
+    model.start_row(ids[b], ring_slot(s, 0, 0, res));
     copy_conditioning_to_lane(s, b);
     // Every layer's taps and residual output (the next layer's ring at its head, before
     // that head moves on), then the heads move on.

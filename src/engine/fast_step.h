@@ -135,7 +135,7 @@ class FastStepper {
   // Every layer as GEMMs over the streams, through Linear: any weight format.
   void generic_layers(std::span<FastStream* const> streams);
   // Slot `back` positions before stream s's head in its ring of `layer`.
-  float* ring_slot(FastStream& s, int layer, int back) const;
+  static float* ring_slot(FastStream& s, int layer, int back, int residual_channels);
   void set_up_fused(const std::vector<kernels::IntegerMatrixView>& filter_gates,
                     const std::vector<kernels::IntegerMatrixView>& residual_skips);
   void set_up_lanes(const std::vector<kernels::IntegerMatrixView>& filter_gates,
