@@ -1,8 +1,8 @@
 #include "train/dataset.h"
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -239,8 +239,7 @@ std::vector<float> onset_weights(const ModelConfig& config, const int64_t* ids, 
   constexpr double kQuietDbfs = -45;
   constexpr int kQuietFrames = 5, kOnsetFrames = 3;
   const int64_t frame = std::max(1, config.sample_rate / 100);
-  const std::vector<float> samples =
-      decode_codes(config, std::vector<int>(ids, ids + n));
+  const std::vector<float> samples = decode_codes(config, std::vector<int>(ids, ids + n));
   std::vector<bool> quiet;
   for (int64_t s = 0; s < n; s += frame) {
     const int64_t e = std::min(n, s + frame);
@@ -253,8 +252,9 @@ std::vector<float> onset_weights(const ModelConfig& config, const int64_t* ids, 
   for (size_t f = 0; f < quiet.size(); ++f) {
     if (!quiet[f] && run >= kQuietFrames) {
       for (size_t g = f; g < std::min(quiet.size(), f + kOnsetFrames); ++g) {
-        if (!quiet[g]) std::fill(weights.begin() + int64_t(g) * frame,
-                  weights.begin() + std::min(n, int64_t(g + 1) * frame), weight);
+        if (quiet[g]) continue;
+        const int64_t begin = int64_t(g) * frame, end = std::min(n, begin + frame);
+        std::fill(weights.begin() + begin, weights.begin() + end, weight);
       }
     }
     run = quiet[f] ? run + 1 : 0;
