@@ -71,8 +71,9 @@ class CropSampler {
 // Per-sample loss weights that put `weight` on onsets and 1 elsewhere. An onset is the
 // first 30 ms of sound after at least 50 ms of quiet (10 ms frames, counted from ids[0],
 // below -45 dBFS): tools/onset_nll.py's definition. Onsets are ~2% of speech and the
-// transition a speech model learns last; weighting them keeps low temperatures from
-// settling in the pause (models/README.md, "Why the speech model fell silent").
+// transition a speech model learns last; weighting them is meant to keep low temperatures
+// from settling in the pause (models/README.md, "Why the speech model fell silent", says
+// what one session of it measured).
 std::vector<float> onset_weights(const ModelConfig& config, const int64_t* ids, int64_t n,
                                  float weight);
 

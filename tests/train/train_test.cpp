@@ -382,7 +382,7 @@ TEST(Train, OnsetWeightsMarkTheFirst30msOfSoundAfter50msOfQuiet) {
                                                                mulaw_encode(-0.3f, 256)};
   // Frames: 0-5 quiet, 6-9 loud (onset 6-8), 10-13 quiet (too short a pause), 14-15 loud,
   // 16-20 quiet, 21 loud, 22 quiet, 23 loud half a frame (onset 21 and 23, not 22).
-  std::string frames = "qqqqqqLLLLqqqqLLqqqqqLqL";
+  const std::string frames = "qqqqqqLLLLqqqqLLqqqqqLqL";
   std::vector<int64_t> ids;
   for (size_t f = 0; f < frames.size(); ++f) {
     const int64_t n = f + 1 == frames.size() ? 80 : 160;
