@@ -40,6 +40,22 @@ nlohmann::json to_json(const FileResult& r, bool with_ref) {
   return j;
 }
 
+// `fastwave mel` writes whole frames only, so its features stop short of the audio's last
+// partial hop: those samples are dropped (as the trainer drops them). Features shorter than
+// that are a mismatch between the two files.
+void fit_to_features(std::vector<int>& ids, const Conditioning& conditioning, const ModelConfig& c,
+                     const std::string& input, const std::string& features) {
+  if (!c.has_local()) return;
+  const int64_t covered = conditioning.max_samples(c);
+  if (int64_t(ids.size()) <= covered) return;
+  if (int64_t(ids.size()) - covered >= c.local_hop) {
+    throw Error("'" + features + "': " + std::to_string(conditioning.local_frames) + " frames cover " +
+                std::to_string(covered) + " samples, but '" + input + "' has " + std::to_string(ids.size()) +
+                " (features of another file? or pass --max-seconds)");
+  }
+  ids.resize(size_t(covered));
+}
+
 }  // namespace
 
 void add_eval_command(CLI::App& app) {
@@ -96,6 +112,7 @@ void add_eval_command(CLI::App& app) {
       std::vector<int> ids = o->ids.empty() ? encode_audio(c, read_audio(input, c.sample_rate, limit))
                                             : read_ids(input, c.classes);
       if (o->max_seconds > 0) ids.resize(std::min(ids.size(), size_t(std::max(2.0, o->max_seconds * c.sample_rate))));
+      fit_to_features(ids, conditioning, c, input, o->local_features);
       if (ids.size() < 2) throw Error("'" + input + "': need at least 2 samples to evaluate");
       audio_seconds += double(ids.size()) / c.sample_rate;
       // Logits stream block by block into the statistics and the .npy: memory does not

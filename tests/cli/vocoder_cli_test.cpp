@@ -116,6 +116,20 @@ TEST_F(VocoderCli, QuantizeCalibratesOnAudio) {
   }
 }
 
+// The audio's last partial hop has no frame: eval scores the 8000 samples the mel covers;
+// features of a shorter file are a mismatch, named.
+TEST_F(VocoderCli, EvalScoresTheSamplesItsMelCovers) {
+  ASSERT_EQ(run_cli("mel -q " + dir_.file("in.wav") + " -m " + vocoder_ + " -o " + dir_.file("mel.npy"), dir_).exit_code, 0);
+  const CliRun r = run_cli("eval -m " + vocoder_ + " --wav " + dir_.file("in.wav") + " --local-features " +
+                               dir_.file("mel.npy"), dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("over 7999 positions"), std::string::npos) << r.out;
+
+  write_npy(dir_.file("few.npy"), std::vector<float>(100 * 20, 0.5f), {100, 20});
+  expect_failure("eval -m " + vocoder_ + " --wav " + dir_.file("in.wav") + " --local-features " + dir_.file("few.npy"),
+                 "few.npy': 100 frames cover 1600 samples, but");
+}
+
 TEST_F(VocoderCli, DefaultFrontEndWithoutAModel) {
   const CliRun r = run_cli("mel " + dir_.file("in.wav") + " -o " + dir_.file("default.npy"), dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
