@@ -23,7 +23,9 @@ const char* calibration_method_name(CalibrationMethod method);
 CalibrationMethod parse_calibration_method(const std::string& name);  // throws fastwave::Error
 
 struct QuantizeOptions {
-  Scheme scheme = Scheme::kInt8Dynamic;   // for every layer and the end convs...
+  // For every layer and the end convs, and the conditioning projections (weight-only:
+  // at 8 bits under any integer scheme)...
+  Scheme scheme = Scheme::kInt8Dynamic;
   std::map<int, Scheme> layer_schemes;    // ...unless a layer is named here
   std::optional<Scheme> end_scheme;       // ...or the end convs here
   int group_size = 32;                    // grouped formats (int2..int4): columns per scale

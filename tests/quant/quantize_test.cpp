@@ -150,6 +150,23 @@ TEST(Quantize, MixesSchemesPerLayer) {
   EXPECT_EQ(generate(*generator, q.config(), g).size(), 200u);
 }
 
+// Conditioning projections are weight-only: 8 bits under any integer scheme, else the
+// scheme itself; an explicit per-tensor scheme still wins.
+TEST(Quantize, StoresConditioningAtEightBitsUnderIntegerSchemes) {
+  const Model model = Model::random(config_with_global(), 8);
+  auto conditioning_scheme = [&](Scheme base, SchemeMap explicit_schemes = {}) {
+    QuantizeOptions o = options_for(base, model);
+    o.tensor_schemes = explicit_schemes;
+    return quantize(model, o).scheme_of("global_gate_convs.2.weight").scheme;
+  };
+  EXPECT_EQ(conditioning_scheme(Scheme::kInt4), Scheme::kInt8Dynamic);
+  EXPECT_EQ(conditioning_scheme(Scheme::kInt8Static), Scheme::kInt8Dynamic);
+  EXPECT_EQ(conditioning_scheme(Scheme::integer(6, false)), Scheme::kInt8Dynamic);
+  EXPECT_EQ(conditioning_scheme(Scheme::kBf16), Scheme::kBf16);
+  EXPECT_EQ(conditioning_scheme(Scheme::kF32), Scheme::kF32);
+  EXPECT_EQ(conditioning_scheme(Scheme::kInt4, {{"global_gate_convs.2.weight", {Scheme::kF32, 0}}}), Scheme::kF32);
+}
+
 TEST(Quantize, RejectsWhatItCannotDo) {
   const Model model = Model::random(testing::small_config(), 7);
   QuantizeOptions o;
