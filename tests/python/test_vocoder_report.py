@@ -40,7 +40,8 @@ def clip(seed, f0, seconds=0.4, rate=16000):
     return x * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)) + 0.01 * rng.standard_normal(len(t))
 
 
-def main():
+def fastwave_and_fresh_workdir():
+    """The --fastwave and --workdir arguments; the work directory emptied."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--fastwave", required=True)
     parser.add_argument("--workdir", required=True)
@@ -48,7 +49,11 @@ def main():
     w = os.path.abspath(args.workdir)
     shutil.rmtree(w, ignore_errors=True)
     os.makedirs(w)
-    fw = args.fastwave
+    return args.fastwave, w
+
+
+def main():
+    fw, w = fastwave_and_fresh_workdir()
     model = os.path.join(w, "tiny.fwm")
     subprocess.run([fw, "init", "--vocoder", "--residual-channels", "8", "--dilation-channels", "8",
                     "--skip-channels", "8", "--end-channels", "8", "--blocks", "1", "--layers-per-block", "4",

@@ -9,9 +9,7 @@ already has them are one-line errors with exit 1.
 
     test_warm_start_vocoder.py --fastwave BUILD/fastwave --workdir DIR
 """
-import argparse
 import os
-import shutil
 import subprocess
 import sys
 
@@ -21,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TOOL = os.path.join(ROOT, "tools", "warm_start_vocoder.py")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import fastwave_format as ff  # noqa: E402
-from test_vocoder_report import clip, write_wav  # noqa: E402
+from test_vocoder_report import clip, fastwave_and_fresh_workdir, write_wav  # noqa: E402
 
 SHAPE = ["--blocks", "2", "--layers-per-block", "3", "--residual-channels", "8", "--dilation-channels", "8",
          "--skip-channels", "8", "--end-channels", "8", "--classes", "64"]
@@ -35,14 +33,7 @@ def run(cmd, expect_ok=True):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--fastwave", required=True)
-    parser.add_argument("--workdir", required=True)
-    args = parser.parse_args()
-    w = os.path.abspath(args.workdir)
-    shutil.rmtree(w, ignore_errors=True)
-    os.makedirs(w)
-    fw = args.fastwave
+    fw, w = fastwave_and_fresh_workdir()
     path = lambda name: os.path.join(w, name)  # noqa: E731
 
     run([fw, "init", "-o", path("model.fwm"), "--speakers", "2", "--global-channels", "4", "--seed", "3"] + SHAPE)
