@@ -56,9 +56,17 @@ void add_train_command(CLI::App& app) {
                   "validation stays plain NLL)")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 100.0));
+  cmd->add_option("--input-noise", t.input_noise,
+                  "Perturb each input code by up to this many classes (uniform; targets and "
+                  "validation stay clean): noise injection, so a vocoder leans on its features")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
   cmd->add_flag("--bf16", t.bf16, "Mixed precision: bfloat16 convs in training steps (validation stays float32)");
   cmd->add_option("--valid-every", t.valid_every, "Validate, checkpoint and maybe export every N steps")
       ->capture_default_str();
+  cmd->add_flag("--snapshots", t.snapshots,
+                "Also export every validation's model, best or not, to OUTPUT.stepN.fwm (to choose "
+                "a vocoder by copy synthesis)");
   cmd->add_option("--valid-seconds", t.valid_seconds, "Seconds of the valid split scored per speaker (0 = all)")
       ->capture_default_str();
   cmd->add_option("--checkpoint-dir", t.checkpoint_dir, "Checkpoint directory (default: OUTPUT.ckpt)");

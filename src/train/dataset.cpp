@@ -262,4 +262,10 @@ std::vector<float> onset_weights(const ModelConfig& config, const int64_t* ids, 
   return weights;
 }
 
+void perturb_codes(std::mt19937_64& rng, int classes, int noise, int64_t* ids, int64_t n) {
+  if (noise <= 0) return;
+  std::uniform_int_distribution<int64_t> offset(-noise, noise);
+  for (int64_t i = 0; i < n; ++i) ids[i] = std::clamp<int64_t>(ids[i] + offset(rng), 0, classes - 1);
+}
+
 }  // namespace fastwave::train

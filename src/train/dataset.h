@@ -77,4 +77,11 @@ class CropSampler {
 std::vector<float> onset_weights(const ModelConfig& config, const int64_t* ids, int64_t n,
                                  float weight);
 
+// Adds an integer drawn uniformly from [-noise, noise] to each of ids[0..n), clamped to
+// [0, classes). Training feeds the network such noisy codes as its past while the targets
+// stay clean (LPCNet's noise injection): free-running generation feeds the network its own
+// samples, which teacher forcing never shows it, so a network that learned to trust its
+// past exactly has no reason to lean on its conditioning instead.
+void perturb_codes(std::mt19937_64& rng, int classes, int noise, int64_t* ids, int64_t n);
+
 }  // namespace fastwave::train

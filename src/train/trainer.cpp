@@ -98,6 +98,7 @@ void check_options(const TrainOptions& o) {
   if (o.valid_every < 1) throw Error("--valid-every must be at least 1");
   if (o.max_minutes < 0) throw Error("--max-minutes must not be negative");
   if (!(o.onset_weight > 0)) throw Error("--onset-weight must be positive");
+  if (o.input_noise < 0) throw Error("--input-noise must not be negative");
 }
 
 // What training and its benchmark do first: check the options, set the threads, keep freed memory.
@@ -138,9 +139,11 @@ class AutocastBf16 {
 // One optimisation step on crops [B, receptive_field + L]; returns the plain NLL in bits.
 // `where` locates each crop for its local features (empty without local conditioning);
 // `weights` [B, L], if defined, weights the targets' NLL in the loss that is minimised.
-double train_step(Net& net, torch::optim::Adam& optimizer, const torch::Tensor& crops,
-                  const torch::Tensor& speakers, double lr, double clip_norm, bool bf16,
-                  const std::vector<CropSampler::Where>& where = {},
+// `inputs` are the crops the network reads (crops themselves, or perturbed copies) and
+// `crops` the targets.
+double train_step(Net& net, torch::optim::Adam& optimizer, const torch::Tensor& inputs,
+                  const torch::Tensor& crops, const torch::Tensor& speakers, double lr,
+                  double clip_norm, bool bf16, const std::vector<CropSampler::Where>& where = {},
                   const torch::Tensor& weights = {}) {
   const int64_t rf = net->config().receptive_field();
   const int64_t targets = crops.size(1) - rf;
@@ -156,7 +159,7 @@ double train_step(Net& net, torch::optim::Adam& optimizer, const torch::Tensor& 
       for (const auto& w : where) rows.push_back(crop_features(net, w.sequence->mel, w.start, crops.size(1) - 1));
       local = torch::cat(rows, 0);
     }
-    logits = net->forward(crops.narrow(1, 0, crops.size(1) - 1), speakers, false, local).to(torch::kFloat32);
+    logits = net->forward(inputs.narrow(1, 0, inputs.size(1) - 1), speakers, false, local).to(torch::kFloat32);
   }
   const auto nll = output_nll(net->config(), logits, crops.narrow(1, rf, targets));
   const auto loss = weights.defined() ? (nll * weights).sum() / weights.sum() : nll.mean();
@@ -392,7 +395,12 @@ TrainResult train(const TrainOptions& options) {
         std::copy(w.begin() + rf, w.end(), weights.data_ptr<float>() + b * (crop - rf));
       }
     }
-    const double loss = train_step(net, optimizer, crops, config.has_global() ? speaker_ids
+    torch::Tensor inputs = crops;
+    if (options.input_noise > 0) {
+      inputs = crops.clone();
+      perturb_codes(rng, config.classes, options.input_noise, inputs.data_ptr<int64_t>(), inputs.numel());
+    }
+    const double loss = train_step(net, optimizer, inputs, crops, config.has_global() ? speaker_ids
                                    : torch::Tensor(), learning_rate(options, step),
                                    options.clip_norm, options.bf16,
                                    config.has_local() ? where : std::vector<CropSampler::Where>{},
@@ -430,6 +438,9 @@ TrainResult train(const TrainOptions& options) {
         state.best_valid_bits = bits;
         net->to_model().save(options.output);
       }
+      if (options.snapshots) {
+        net->to_model().save(sibling(options.output, ".step" + std::to_string(step) + ".fwm").string());
+      }
       save_checkpoint(last, net, optimizer, state);
       if (!options.quiet) {
         // The time since this run started, for curves of validation NLL against hours.
@@ -462,7 +473,7 @@ double benchmark(const TrainOptions& options, int steps) {
     auto speakers = c.has_global() ? torch::randint(c.speakers, {options.batch}, torch::kInt64)
                                    : torch::Tensor();
     const auto t0 = Clock::now();
-    train_step(net, optimizer, crops, speakers, options.lr, options.clip_norm, options.bf16);
+    train_step(net, optimizer, crops, crops, speakers, options.lr, options.clip_norm, options.bf16);
     if (i > 0) elapsed += seconds_since(t0);  // step 0 pays for allocation
   }
   return double(steps) * double(options.batch * options.output_length) / elapsed;

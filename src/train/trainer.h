@@ -37,7 +37,14 @@ struct TrainOptions {
   // Loss weight of onsets (onset_weights in dataset.h); 1 = plain NLL. Validation and the
   // logged loss stay the plain NLL.
   double onset_weight = 1;
+  // Input codes are perturbed by up to this many classes (perturb_codes in dataset.h);
+  // targets, validation and the logged loss stay clean. 0 = off.
+  int input_noise = 0;
   int64_t valid_every = 1000;    // validation and checkpoint interval, in steps
+  // Also export the model at every validation, best or not, as OUTPUT-without-extension +
+  // ".stepN.fwm": for choosing by another measure than validation NLL (a vocoder by copy
+  // synthesis, docs/vocoder.md).
+  bool snapshots = false;
   double valid_seconds = 60;     // audio of the valid split scored per speaker (0 = all)
   bool resume = false;
   uint64_t seed = 1;

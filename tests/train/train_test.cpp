@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <numeric>
+#include <random>
 
 #include "../test_util.h"
 #include "fastwave/audio.h"
@@ -16,8 +17,9 @@ namespace fastwave {
 namespace {
 
 // Sines of two "speakers" (different pitches), 1.5 s each; text with a quoted comma to
-// exercise the CSV reader.
-void write_sine_dataset(const testing::TempDir& dir) {
+// exercise the CSV reader. With `pauses`, 60 ms of sound follow 90 ms of silence over and
+// over: onsets in every crop.
+void write_sine_dataset(const testing::TempDir& dir, bool pauses = false) {
   std::filesystem::create_directories(dir.path() / "wav");
   std::ofstream csv(dir.file("metadata.csv"));
   csv << "speaker,gender,engine,voice,split,path,seconds,text\n";
@@ -25,7 +27,10 @@ void write_sine_dataset(const testing::TempDir& dir) {
     const bool bob = i % 2;
     const double hz = (bob ? 330.0 : 220.0) * (1 + i % 3);
     std::vector<float> x(24000);
-    for (size_t t = 0; t < x.size(); ++t) x[t] = 0.5f * std::sin(2 * M_PI * hz * t / 16000 + i);
+    for (size_t t = 0; t < x.size(); ++t) {
+      const bool quiet = pauses && t % 2400 < 1440;
+      x[t] = quiet ? 0.0f : 0.5f * std::sin(2 * M_PI * hz * t / 16000 + i);
+    }
     const std::string path = "wav/" + std::to_string(i) + ".wav";
     write_wav(dir.file(path), x, 16000);
     csv << (bob ? "bob" : "alice") << ",x,synth,v," << (i < 6 ? "train" : "valid") << ","
@@ -171,6 +176,65 @@ TEST(Train, ResumeIsBitExact) {
   EXPECT_EQ(testing::read_bytes(options.output), straight_model);
 }
 
+// Three steps each, same seed and initial weights. The logged loss is the plain NLL before
+// each update, so onset weights show from the second step on and input noise from the first.
+TEST(Train, OnsetWeightsAndInputNoiseChangeTraining) {
+  testing::TempDir dir;
+  write_sine_dataset(dir, true);
+  auto run = [&](const std::string& name, double onset_weight, int input_noise) {
+    auto options = tiny_options(dir);
+    options.steps = 3;
+    options.warmup_steps = 1;  // the full rate from the first step
+    options.output_length = 4096;
+    options.output = dir.file(name + ".fwm");
+    options.onset_weight = onset_weight;
+    options.input_noise = input_noise;
+    return train::train(options).losses;
+  };
+  const auto plain = run("plain", 1, 0), onsets = run("onsets", 4, 0);
+  const auto noisy = run("noisy", 1, 8), noisy_again = run("noisy_again", 1, 8);
+  ASSERT_EQ(plain.size(), 3u);
+  EXPECT_EQ(onsets[0], plain[0]);
+  // Without onsets in the data the two runs are bit-identical; here they differ by ~2e-3.
+  EXPECT_GT(std::abs(onsets[1] - plain[1]), 1e-4) << plain[1];
+  EXPECT_NE(noisy[0], plain[0]);
+  EXPECT_EQ(noisy, noisy_again);  // the noise comes from the step's seeded RNG
+}
+
+TEST(Train, SnapshotsExportEveryValidation) {
+  testing::TempDir dir;
+  write_sine_dataset(dir);
+  auto options = tiny_options(dir);
+  options.steps = 4;
+  options.valid_every = 2;
+  options.snapshots = true;
+  train::train(options);
+  for (const char* name : {"tiny.step2.fwm", "tiny.step4.fwm"}) {
+    EXPECT_EQ(Model::load(dir.file(name)).config().classes, 64) << name;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("tiny.step3.fwm")));
+}
+
+TEST(Train, PerturbCodesStaysWithinNoiseAndRange) {
+  std::mt19937_64 rng(7);
+  std::vector<int64_t> ids(4000);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(i % 64);
+  auto noisy = ids;
+  train::perturb_codes(rng, 64, 3, noisy.data(), int64_t(noisy.size()));
+  std::vector<int> offsets(7);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const int64_t d = noisy[i] - ids[i];
+    ASSERT_LE(std::abs(d), 3) << i;
+    ASSERT_GE(noisy[i], 0);
+    ASSERT_LT(noisy[i], 64);
+    ++offsets[d + 3];
+  }
+  for (int d = 0; d < 7; ++d) EXPECT_GT(offsets[d], 300) << "offset " << d - 3;  // ~570 each
+  auto same = ids;
+  train::perturb_codes(rng, 64, 0, same.data(), int64_t(same.size()));
+  EXPECT_EQ(same, ids);
+}
+
 TEST(Train, BadInputsAreOneLineErrors) {
   testing::TempDir dir;
   auto options = tiny_options(dir);
@@ -178,6 +242,14 @@ TEST(Train, BadInputsAreOneLineErrors) {
   EXPECT_THROW(train::train(options), Error);
 
   write_sine_dataset(dir);
+  options = tiny_options(dir);
+  options.input_noise = -1;
+  try {
+    train::train(options);
+    FAIL() << "negative input noise accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "--input-noise must not be negative");
+  }
   options = tiny_options(dir);
   {
     std::ofstream csv(dir.file("metadata.csv"));  // a train split only
