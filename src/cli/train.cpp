@@ -61,6 +61,10 @@ void add_train_command(CLI::App& app) {
                   "validation stay clean): noise injection, so a vocoder leans on its features")
       ->capture_default_str()
       ->check(CLI::Range(0, 1000));
+  cmd->add_option("--noisy-crop-fraction", t.noisy_crop_fraction,
+                  "Perturb each crop with this probability (the rest stay clean)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--bf16", t.bf16, "Mixed precision: bfloat16 convs in training steps (validation stays float32)");
   cmd->add_option("--valid-every", t.valid_every, "Validate, checkpoint and maybe export every N steps")
       ->capture_default_str();

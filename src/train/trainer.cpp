@@ -99,6 +99,9 @@ void check_options(const TrainOptions& o) {
   if (o.max_minutes < 0) throw Error("--max-minutes must not be negative");
   if (!(o.onset_weight > 0)) throw Error("--onset-weight must be positive");
   if (o.input_noise < 0) throw Error("--input-noise must not be negative");
+  if (!(o.noisy_crop_fraction >= 0 && o.noisy_crop_fraction <= 1)) {
+    throw Error("--noisy-crop-fraction must be in [0, 1]");
+  }
 }
 
 // What training and its benchmark do first: check the options, set the threads, keep freed memory.
@@ -398,7 +401,11 @@ TrainResult train(const TrainOptions& options) {
     torch::Tensor inputs = crops;
     if (options.input_noise > 0) {
       inputs = crops.clone();
-      perturb_codes(rng, config.classes, options.input_noise, inputs.data_ptr<int64_t>(), inputs.numel());
+      std::bernoulli_distribution noisy(options.noisy_crop_fraction);
+      for (int b = 0; b < options.batch; ++b) {
+        if (!noisy(rng)) continue;
+        perturb_codes(rng, config.classes, options.input_noise, inputs.data_ptr<int64_t>() + b * crop, crop);
+      }
     }
     const double loss = train_step(net, optimizer, inputs, crops, config.has_global() ? speaker_ids
                                    : torch::Tensor(), learning_rate(options, step),

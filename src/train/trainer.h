@@ -40,6 +40,9 @@ struct TrainOptions {
   // Input codes are perturbed by up to this many classes (perturb_codes in dataset.h);
   // targets, validation and the logged loss stay clean. 0 = off.
   int input_noise = 0;
+  // Each crop is perturbed with this probability; the rest stay clean, so runs of exact
+  // silence (which perturbed pasts never show) stay in the training distribution.
+  double noisy_crop_fraction = 1;
   int64_t valid_every = 1000;    // validation and checkpoint interval, in steps
   // Also export the model at every validation, best or not, as OUTPUT-without-extension +
   // ".stepN.fwm": for choosing by another measure than validation NLL (a vocoder by copy

@@ -181,7 +181,8 @@ TEST(Train, ResumeIsBitExact) {
 TEST(Train, OnsetWeightsAndInputNoiseChangeTraining) {
   testing::TempDir dir;
   write_sine_dataset(dir, true);
-  auto run = [&](const std::string& name, double onset_weight, int input_noise) {
+  auto run = [&](const std::string& name, double onset_weight, int input_noise,
+                 double noisy_crop_fraction = 1) {
     auto options = tiny_options(dir);
     options.steps = 3;
     options.warmup_steps = 1;  // the full rate from the first step
@@ -189,6 +190,7 @@ TEST(Train, OnsetWeightsAndInputNoiseChangeTraining) {
     options.output = dir.file(name + ".fwm");
     options.onset_weight = onset_weight;
     options.input_noise = input_noise;
+    options.noisy_crop_fraction = noisy_crop_fraction;
     return train::train(options).losses;
   };
   const auto plain = run("plain", 1, 0), onsets = run("onsets", 4, 0);
@@ -199,6 +201,10 @@ TEST(Train, OnsetWeightsAndInputNoiseChangeTraining) {
   EXPECT_GT(std::abs(onsets[1] - plain[1]), 1e-4) << plain[1];
   EXPECT_NE(noisy[0], plain[0]);
   EXPECT_EQ(noisy, noisy_again);  // the noise comes from the step's seeded RNG
+  EXPECT_EQ(run("no_noisy_crops", 1, 8, 0), plain);
+  const auto half = run("half", 1, 8, 0.5);
+  EXPECT_NE(half, plain);
+  EXPECT_NE(half, noisy);
 }
 
 TEST(Train, SnapshotsExportEveryValidation) {
@@ -250,6 +256,9 @@ TEST(Train, BadInputsAreOneLineErrors) {
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "--input-noise must not be negative");
   }
+  options.input_noise = 1;
+  options.noisy_crop_fraction = 1.5;
+  EXPECT_THROW(train::train(options), Error);
   options = tiny_options(dir);
   {
     std::ofstream csv(dir.file("metadata.csv"));  // a train split only
