@@ -31,7 +31,10 @@ fi
 seed="${SEED:-$(date +%s)}"
 echo "seed $seed" >&2
 # Validation: 30 s of the violin valid rendering, 8 s of each speaker's valid audio.
-common=(--warmup-steps 50 --valid-every 150 --threads 1 --max-minutes "$minutes" --steps 6000)
+# --snapshots keeps every validation's model (RUN_DIR/NAME.stepN.fwm): free-running quality
+# moves between neighbouring checkpoints far more than the NLL does (docs/vocoder.md), so
+# the one to ship may not be the lowest-NLL export.
+common=(--warmup-steps 50 --valid-every 150 --threads 1 --max-minutes "$minutes" --steps 6000 --snapshots)
 # MODELS picks which (two cores: two runs at a time): violin, speech, vocoder.
 for name in ${MODELS:-violin speech}; do
   case "$name" in
