@@ -65,6 +65,10 @@ void add_train_command(CLI::App& app) {
                   "Perturb each crop with this probability (the rest stay clean)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--ema", t.ema_decay,
+                  "Validate and export the exponential moving average of the weights with this "
+                  "decay per step, e.g. 0.999 (0 = off; the average is kept in the checkpoint)")
+      ->capture_default_str();
   cmd->add_flag("--bf16", t.bf16, "Mixed precision: bfloat16 convs in training steps (validation stays float32)");
   cmd->add_option("--valid-every", t.valid_every, "Validate, checkpoint and maybe export every N steps")
       ->capture_default_str();

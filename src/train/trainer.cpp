@@ -102,6 +102,7 @@ void check_options(const TrainOptions& o) {
   if (!(o.noisy_crop_fraction >= 0 && o.noisy_crop_fraction <= 1)) {
     throw Error("--noisy-crop-fraction must be in [0, 1]");
   }
+  if (!(o.ema_decay >= 0 && o.ema_decay < 1)) throw Error("--ema must be in [0, 1)");
 }
 
 // What training and its benchmark do first: check the options, set the threads, keep freed memory.
@@ -207,6 +208,23 @@ double validate(Net& net, const std::vector<Sequence>& sequences) {
   return nats / double(count) / kLn2;
 }
 
+// The exponential moving average of the weights that --ema validates and exports
+// (r9y9/wavenet_vocoder keeps one with decay 0.9999): the weights of one step carry that
+// step's crops; their average is what the last ~1 / (1 - decay) steps agree on.
+void copy_parameters(Net& to, Net& from) {
+  torch::NoGradGuard no_grad;
+  auto dst = to->parameters();
+  const auto src = from->parameters();
+  for (size_t i = 0; i < dst.size(); ++i) dst[i].copy_(src[i]);
+}
+
+void update_average(Net& average, Net& net, double decay) {
+  torch::NoGradGuard no_grad;
+  auto dst = average->parameters();
+  const auto src = net->parameters();
+  for (size_t i = 0; i < dst.size(); ++i) dst[i].mul_(decay).add_(src[i], 1 - decay);
+}
+
 struct Checkpoint {
   int64_t step = 0;
   uint64_t seed = 0;
@@ -216,12 +234,17 @@ struct Checkpoint {
 // Everything needed to continue bit-exactly: weights, Adam moments and step counts, the
 // step and the seed (batch k's crops come from an RNG seeded with (seed, k), so these
 // two are the whole RNG state), plus the config to refuse resuming a different model.
+// `average`, if not null, is the --ema weights.
 void save_checkpoint(const fs::path& path, Net& net, torch::optim::Adam& optimizer,
-                     const Checkpoint& c) {
-  torch::serialize::OutputArchive archive, model, adam;
+                     const Checkpoint& c, Net* average) {
+  torch::serialize::OutputArchive archive, model, adam, averaged;
   net->save(model);
   optimizer.save(adam);
   archive.write("model", model);
+  if (average) {
+    (*average)->save(averaged);
+    archive.write("average", averaged);
+  }
   archive.write("optimizer", adam);
   archive.write("step", c10::IValue(c.step));
   archive.write("seed", c10::IValue(int64_t(c.seed)));
@@ -236,8 +259,10 @@ void save_checkpoint(const fs::path& path, Net& net, torch::optim::Adam& optimiz
   out.commit();
 }
 
-Checkpoint load_checkpoint(const fs::path& path, Net& net, torch::optim::Adam& optimizer) {
-  torch::serialize::InputArchive archive, model, adam;
+// A checkpoint written without --ema starts `average` from the weights.
+Checkpoint load_checkpoint(const fs::path& path, Net& net, torch::optim::Adam& optimizer,
+                           Net* average) {
+  torch::serialize::InputArchive archive, model, adam, averaged;
   try {
     archive.load_from(path.string());
   } catch (const c10::Error&) {
@@ -253,6 +278,10 @@ Checkpoint load_checkpoint(const fs::path& path, Net& net, torch::optim::Adam& o
   archive.read("optimizer", adam);
   net->load(model);
   optimizer.load(adam);
+  if (average) {
+    if (archive.try_read("average", averaged)) (*average)->load(averaged);
+    else copy_parameters(*average, net);
+  }
   Checkpoint c;
   archive.read("step", v);
   c.step = v.toInt();
@@ -352,16 +381,25 @@ TrainResult train(const TrainOptions& options) {
   torch::manual_seed(options.seed);
   Net net(config);
   torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(options.lr));
+  // With --ema, validation and export see the averaged weights (`judged`), training the live ones.
+  Net average{nullptr};
+  if (options.ema_decay > 0) {
+    average = Net(config);
+    copy_parameters(average, net);
+  }
+  Net* const averaged = average ? &average : nullptr;
+  Net& judged = average ? average : net;
   Checkpoint state;
   state.seed = options.seed;
   if (options.resume) {
     if (!fs::exists(last)) throw Error("no checkpoint to resume in " + ckpt_dir.string());
-    state = load_checkpoint(last, net, optimizer);
+    state = load_checkpoint(last, net, optimizer, averaged);
     if (!options.quiet) std::fprintf(stderr, "resuming at step %lld\n", (long long)state.step);
   } else if (fs::exists(last)) {
     throw Error(last.string() + " exists; pass --resume or another --checkpoint-dir");
   } else if (!options.init_from.empty()) {
     net->load_from(data.init);
+    if (average) copy_parameters(average, net);
     state.best_valid_bits = validate(net, data.valid);
     if (!options.quiet) {
       std::fprintf(stderr, "from %s: valid %.4f bits/sample\n", options.init_from.c_str(),
@@ -416,6 +454,7 @@ TrainResult train(const TrainOptions& options) {
       throw Error("training diverged (loss " + std::to_string(loss) + ") at step " +
                   std::to_string(step) + "; lower --lr");
     }
+    if (average) update_average(average, net, options.ema_decay);
     train_time += seconds_since(t0);
     state.step = step;
     result.losses.push_back(float(loss));
@@ -439,16 +478,19 @@ TrainResult train(const TrainOptions& options) {
       loss_count = 0;
     }
     if (step % options.valid_every == 0 || stop) {
-      const double bits = validate(net, data.valid);
+      const double bits = validate(judged, data.valid);
       const bool best = bits < state.best_valid_bits;
-      if (best) {
-        state.best_valid_bits = bits;
-        net->to_model().save(options.output);
+      if (best || options.snapshots) {
+        const Model model = judged->to_model();
+        if (best) {
+          state.best_valid_bits = bits;
+          model.save(options.output);
+        }
+        if (options.snapshots) {
+          model.save(sibling(options.output, ".step" + std::to_string(step) + ".fwm").string());
+        }
       }
-      if (options.snapshots) {
-        net->to_model().save(sibling(options.output, ".step" + std::to_string(step) + ".fwm").string());
-      }
-      save_checkpoint(last, net, optimizer, state);
+      save_checkpoint(last, net, optimizer, state, averaged);
       if (!options.quiet) {
         // The time since this run started, for curves of validation NLL against hours.
         std::fprintf(stderr, "%sstep %lld after %s: valid %.4f bits/sample%s\n", tty ? "\r\033[K" : "",

@@ -43,6 +43,9 @@ struct TrainOptions {
   // Each crop is perturbed with this probability; the rest stay clean, so runs of exact
   // silence (which perturbed pasts never show) stay in the training distribution.
   double noisy_crop_fraction = 1;
+  // Validate and export an exponential moving average of the weights with this decay
+  // per step (0 = off): the average over ~1 / (1 - decay) steps, kept in the checkpoint.
+  double ema_decay = 0;
   int64_t valid_every = 1000;    // validation and checkpoint interval, in steps
   // Also export the model at every validation, best or not, as OUTPUT-without-extension +
   // ".stepN.fwm": for choosing by another measure than validation NLL (a vocoder by copy

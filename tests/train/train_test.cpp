@@ -221,6 +221,76 @@ TEST(Train, SnapshotsExportEveryValidation) {
   EXPECT_FALSE(std::filesystem::exists(dir.file("tiny.step3.fwm")));
 }
 
+// --ema validates and exports the average: with a decay so close to 1 that the average
+// never leaves its start, every snapshot is the starting model, while the live weights
+// (what a run without --ema exports) moved; and resuming restores the average exactly.
+TEST(Train, EmaExportsTheAveragedWeightsAndResumesThem) {
+  testing::TempDir dir;
+  write_sine_dataset(dir);
+  auto first = tiny_options(dir);
+  first.steps = 10;
+  train::train(first);
+  const Model start = Model::load(first.output);
+  auto weights = [](const Model& m) {
+    std::vector<float> all;
+    for (const auto& entry : m.tensors()) {
+      const auto w = m.weights(entry.first);
+      all.insert(all.end(), w.begin(), w.end());
+    }
+    return all;
+  };
+
+  auto run = [&](const std::string& name, double decay) {
+    auto options = tiny_options(dir);
+    options.init_from = first.output;
+    options.output = dir.file(name + ".fwm");
+    options.steps = 4;
+    options.valid_every = 4;
+    options.snapshots = true;
+    options.ema_decay = decay;
+    train::train(options);
+    return weights(Model::load(dir.file(name + ".step4.fwm")));
+  };
+  const auto frozen = run("frozen", 1 - 1e-12), live = run("live", 0), averaged = run("averaged", 0.5);
+  const auto initial = weights(start);
+  ASSERT_EQ(frozen.size(), initial.size());
+  for (size_t i = 0; i < initial.size(); ++i) ASSERT_NEAR(frozen[i], initial[i], 1e-6) << i;
+  double moved = 0, averaged_moved = 0;
+  for (size_t i = 0; i < initial.size(); ++i) {
+    moved += std::abs(live[i] - initial[i]);
+    averaged_moved += std::abs(averaged[i] - initial[i]);
+  }
+  EXPECT_GT(moved, 1e-3);
+  // Decay 0.5 over 4 steps: the average lags the live weights.
+  EXPECT_GT(averaged_moved, 0);
+  EXPECT_LT(averaged_moved, moved);
+
+  auto options = tiny_options(dir);
+  options.steps = 20;
+  options.valid_every = 10;
+  options.ema_decay = 0.9;
+  options.checkpoint_dir = dir.file("straight");
+  options.output = dir.file("straight.fwm");
+  const auto straight = train::train(options);
+  options.checkpoint_dir = dir.file("resumed");
+  options.output = dir.file("resumed.fwm");
+  options.stop_after_step = 10;
+  train::train(options);
+  options.stop_after_step = 0;
+  options.resume = true;
+  EXPECT_EQ(train::train(options).best_valid_bits, straight.best_valid_bits);
+  EXPECT_EQ(testing::read_bytes(options.output), testing::read_bytes(dir.file("straight.fwm")));
+
+  options = tiny_options(dir);
+  options.ema_decay = 1;
+  try {
+    train::train(options);
+    FAIL() << "decay 1 accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "--ema must be in [0, 1)");
+  }
+}
+
 TEST(Train, PerturbCodesStaysWithinNoiseAndRange) {
   std::mt19937_64 rng(7);
   std::vector<int64_t> ids(4000);
