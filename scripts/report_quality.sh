@@ -13,7 +13,8 @@ mkdir -p "$out"
 [ -d data/violin ] && [ -d data/speech ] || { echo "build the datasets first: bash tools/datasets/build_datasets.sh" >&2; exit 1; }
 
 echo "== quality tables" >&2
-/usr/bin/python3 tools/quality_table.py --fastwave "$fw" --json "$out/quality.json" | tee "$out/quality.md"
+# Three clips per temperature: one 6 s clip is a noisy measure (docs/audio-quality.md).
+/usr/bin/python3 tools/quality_table.py --fastwave "$fw" --seeds 1,2,3 --json "$out/quality.json" | tee "$out/quality.md"
 
 echo "== spectrograms" >&2
 $fw generate -m models/violin.fwm -o "$out/violin_gen.wav" --seconds 6 --seed 1 -q
