@@ -38,14 +38,6 @@ def step_of(path):
     return int(m.group(1)) if m else None
 
 
-def judge_checkpoint(judge, model, data, earlier, speakers, temperatures, seeds):
-    tables = {}
-    for k in speakers:
-        title = f"speech, speaker {k}: against its test audio (6 s clips)"
-        tables[title] = qt.speech_rows(judge, model, data, k, temperatures, seeds, qt.baselines_of(earlier, title))
-    return tables
-
-
 def summary(scores):
     in_range = sum(s["own"]["silent"][0] - 0.02 <= s["silent"] <= s["own"]["silent"][1] + 0.02
                    for s in scores.values())
@@ -82,7 +74,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         judge = qt.Judge(a.fastwave, work)
         for path in a.checkpoints:
-            tables = judge_checkpoint(judge, path, a.data, earlier, speakers, temperatures, seeds)
+            tables = qt.speech_tables(judge, path, a.data, speakers, temperatures, seeds, earlier)
             s = summary(qt.speech_scores(tables))
             step = step_of(path)
             results[path] = {"step": step, "valid_nll": nll.get(step), **s, "tables": tables}

@@ -113,6 +113,22 @@ def speech_rows(judge, model, data, speaker, temperatures, seeds, baselines=None
     return rows + model_rows(judge, model, test, seconds, temperatures, seeds, speaker)
 
 
+def speech_title(speaker):
+    return f"speech, speaker {speaker}: against its test audio (6 s clips)"
+
+
+def speech_tables(judge, model, data, speakers, temperatures, seeds, earlier=None, show=False):
+    """One table per speaker, keyed by speech_title; baselines reused from `earlier` if given."""
+    tables = {}
+    for k in speakers:
+        title = speech_title(k)
+        base = baselines_of(earlier, title) if earlier else None
+        tables[title] = speech_rows(judge, model, data, k, temperatures, seeds, base)
+        if show:
+            print(markdown(title, tables[title]), flush=True)
+    return tables
+
+
 def speech_baselines(judge, data, speaker, seconds):
     root = os.path.join(data, "speech", "test")
     test = os.path.join(root, str(speaker))
@@ -147,8 +163,10 @@ def markdown(title, rows):
 
 
 def temperature_of(r):
+    if "temperature" in r:
+        return r["temperature"]
     # JSON from before --seeds names the temperature only in "what": "model, T=0.9".
-    return r.get("temperature", float(r["what"].split("=")[1].split(",")[0]))
+    return float(r["what"].split("=")[1].split(",")[0])
 
 
 def speech_scores(tables):
@@ -244,11 +262,8 @@ def main():
             tables[title] = violin_rows(judge, a.violin, a.data, temperatures, seeds, base)
             print(markdown(title, tables[title]), flush=True)
         if a.speech:
-            for k in (int(s) for s in a.speakers.split(",")):
-                title = f"speech, speaker {k}: against its test audio (6 s clips)"
-                base = baselines_of(earlier, title) if earlier else None
-                tables[title] = speech_rows(judge, a.speech, a.data, k, temperatures, seeds, base)
-                print(markdown(title, tables[title]), flush=True)
+            speakers = [int(s) for s in a.speakers.split(",")]
+            tables.update(speech_tables(judge, a.speech, a.data, speakers, temperatures, seeds, earlier, show=True))
     if a.speech:
         print(speech_summary(tables))
     if a.json:

@@ -387,13 +387,12 @@ TrainResult train(const TrainOptions& options) {
     average = Net(config);
     copy_parameters(average, net);
   }
-  Net* const averaged = average ? &average : nullptr;
   Net& judged = average ? average : net;
   Checkpoint state;
   state.seed = options.seed;
   if (options.resume) {
     if (!fs::exists(last)) throw Error("no checkpoint to resume in " + ckpt_dir.string());
-    state = load_checkpoint(last, net, optimizer, averaged);
+    state = load_checkpoint(last, net, optimizer, average ? &average : nullptr);
     if (!options.quiet) std::fprintf(stderr, "resuming at step %lld\n", (long long)state.step);
   } else if (fs::exists(last)) {
     throw Error(last.string() + " exists; pass --resume or another --checkpoint-dir");
@@ -490,7 +489,7 @@ TrainResult train(const TrainOptions& options) {
           model.save(sibling(options.output, ".step" + std::to_string(step) + ".fwm").string());
         }
       }
-      save_checkpoint(last, net, optimizer, state, averaged);
+      save_checkpoint(last, net, optimizer, state, average ? &average : nullptr);
       if (!options.quiet) {
         // The time since this run started, for curves of validation NLL against hours.
         std::fprintf(stderr, "%sstep %lld after %s: valid %.4f bits/sample%s\n", tty ? "\r\033[K" : "",
