@@ -15,6 +15,24 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def branches(points):
+    """Rows in file order, split where a session restarted from fewer steps (a continuation
+    that was put back); yields (points, whether the shipped file descends from them)."""
+    parts = [[points[0]]]
+    for k, p in enumerate(points[1:], 1):
+        if p[1] < parts[-1][-1][1]:
+            # The new branch grows from the last earlier point before it.
+            parts.append([max((q for q in points[:k] if q[1] < p[1]), key=lambda q: q[1])])
+        parts[-1].append(p)
+    for i, part in enumerate(parts):
+        # Past the point a later branch grew from, this branch was put back.
+        fork = min((q[0][1] for q in parts[i + 1:]), default=part[-1][1])
+        kept = [q for q in part if q[1] <= fork]
+        yield kept, True
+        if len(kept) < len(part):
+            yield [kept[-1]] + part[len(kept):], False
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("history", nargs="?", default="models/training_history.csv")
@@ -29,10 +47,14 @@ def main():
     except (OSError, KeyError, ValueError) as e:
         sys.exit(f"plot_training: {a.history}: {e}")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    colors = {}
     for model, points in sorted(curves.items()):
-        points.sort()
-        axes[0].plot([h for h, _, _ in points], [b for _, _, b in points], marker="o", label=model)
-        axes[1].plot([s for _, s, _ in points], [b for _, _, b in points], marker="o", label=model)
+        for i, (branch, shipped) in enumerate(branches(points)):
+            style = dict(marker="o", markersize=3 if shipped else 2, alpha=1 if shipped else 0.35,
+                         label=model if i == 0 else None)
+            for ax, x in ((axes[0], 0), (axes[1], 1)):
+                ax.plot([p[x] for p in branch], [p[2] for p in branch],
+                                color=colors.setdefault(model, f"C{len(colors)}"), **style)
     axes[0].set_xlabel("training hours (one thread, on a machine shared with other work)")
     axes[1].set_xlabel("steps (batch 2 x 8192 targets; the vocoder 2 x 4096)")
     axes[0].set_ylabel("validation NLL, bits/sample")
