@@ -54,7 +54,7 @@ def main():
                          label=model if i == 0 else None)
             for ax, x in ((axes[0], 0), (axes[1], 1)):
                 ax.plot([p[x] for p in branch], [p[2] for p in branch],
-                                color=colors.setdefault(model, f"C{len(colors)}"), **style)
+                        color=colors.setdefault(model, f"C{len(colors)}"), **style)
     axes[0].set_xlabel("training hours (one thread, on a machine shared with other work)")
     axes[1].set_xlabel("steps (batch 2 x 8192 targets; the vocoder 2 x 4096)")
     axes[0].set_ylabel("validation NLL, bits/sample")
