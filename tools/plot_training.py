@@ -47,14 +47,12 @@ def main():
     except (OSError, KeyError, ValueError) as e:
         sys.exit(f"plot_training: {a.history}: {e}")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-    colors = {}
-    for model, points in sorted(curves.items()):
+    for n, (model, points) in enumerate(sorted(curves.items())):
         for i, (branch, shipped) in enumerate(branches(points)):
-            style = dict(marker="o", markersize=3 if shipped else 2, alpha=1 if shipped else 0.35,
-                         label=model if i == 0 else None)
+            style = dict(color=f"C{n}", marker="o", markersize=3 if shipped else 2,
+                         alpha=1 if shipped else 0.35, label=model if i == 0 else None)
             for ax, x in ((axes[0], 0), (axes[1], 1)):
-                ax.plot([p[x] for p in branch], [p[2] for p in branch],
-                        color=colors.setdefault(model, f"C{len(colors)}"), **style)
+                ax.plot([p[x] for p in branch], [p[2] for p in branch], **style)
     axes[0].set_xlabel("training hours (one thread, on a machine shared with other work)")
     axes[1].set_xlabel("steps (batch 2 x 8192 targets; the vocoder 2 x 4096)")
     axes[0].set_ylabel("validation NLL, bits/sample")
