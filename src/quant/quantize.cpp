@@ -39,8 +39,10 @@ SchemeMap tensor_schemes(const ModelConfig& c, const QuantizeOptions& options) {
   set("end_conv_2.weight", schemes.back());
   const auto names = quantizable_tensors(c);
   // The conditioning projections (a fifth of the vocoder's weights, half of its file when
-  // they stayed float) run in float from dequantized weights: 8-bit storage costs no speed
-  // and, measured on the vocoder, no KL. Narrower codes would trade quality for little.
+  // they stayed float) run in float from dequantized weights, so 8-bit storage costs no
+  // speed and, measured on the vocoder, no KL; uniform schemes keep them there. They still
+  // tolerate fewer bits than the layers: a --budget-mb allocation chooses their bits like
+  // any layer's and gave the warm-start vocoder 2-3 (docs/vocoder.md, session 18).
   const WeightFormat& base = options.scheme.weight_format();
   const Scheme conditioning = base.integer ? Scheme::integer(8, false) : options.scheme;
   for (const auto& name : names) {
