@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Validation NLL against training hours and steps for the shipped models, from
-models/training_history.csv (model, session, steps, hours, valid_bits; steps and hours
-counted over all sessions), into a PNG.
+"""Validation NLL against training hours and steps for the shipped models (and the first
+vocoder, which the warm-started one replaced), from models/training_history.csv (model,
+session, steps, hours, valid_bits; steps and hours counted over all sessions), into a PNG.
 
     /usr/bin/python3 tools/plot_training.py [models/training_history.csv] [-o models/training.png]
 """
@@ -54,7 +54,7 @@ def main():
             for ax, x in ((axes[0], 0), (axes[1], 1)):
                 ax.plot([p[x] for p in branch], [p[2] for p in branch], **style)
     axes[0].set_xlabel("training hours (one thread, on a machine shared with other work)")
-    axes[1].set_xlabel("steps (batch 2 x 8192 targets; the vocoder 2 x 4096)")
+    axes[1].set_xlabel("steps (batch 2 x 8192 targets; the first vocoder 2 x 4096)")
     axes[0].set_ylabel("validation NLL, bits/sample")
     for ax in axes:
         ax.grid(alpha=0.3)
