@@ -11,7 +11,6 @@ its last layers intact changes the logits. Keeping every layer or none is a one-
 """
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -21,17 +20,11 @@ TOOL = os.path.join(ROOT, "tools", "shorten_receptive_field.py")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import fastwave_format as ff  # noqa: E402
 from test_vocoder_report import clip, fastwave_and_fresh_workdir, write_wav  # noqa: E402
+from test_warm_start_vocoder import run  # noqa: E402
 
 SHAPE = ["--blocks", "2", "--layers-per-block", "3", "--residual-channels", "8", "--dilation-channels", "8",
          "--skip-channels", "8", "--end-channels", "8", "--classes", "64", "--local-channels", "20",
          "--local-hop", "16", "--upsample-scales", "4,4"]
-
-
-def run(cmd, expect_ok=True):
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if expect_ok and r.returncode != 0:
-        sys.exit(f"FAIL: {' '.join(cmd)}: {r.stderr.strip()}")
-    return r
 
 
 def main():
