@@ -20,10 +20,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fastwave_format as ff  # noqa: E402
 
 
-def receptive_field(config):
-    return config["blocks"] * (config["kernel_size"] - 1) * (2 ** config["layers_per_block"] - 1) + 1
-
-
 def shorten(config, tensors, layers_per_block):
     """(config, tensors) keeping layers 0..K-1 of every block; raises ValueError."""
     old = config["layers_per_block"]
@@ -60,7 +56,7 @@ def main():
         print(f"shorten_receptive_field: {a.model}: {e}", file=sys.stderr)
         sys.exit(1)
     print(f"wrote {a.output}: {new_config['blocks']} x {a.layers_per_block} layers, receptive field "
-          f"{receptive_field(config)} -> {receptive_field(new_config)} samples", file=sys.stderr)
+          f"{ff.receptive_field(config)} -> {ff.receptive_field(new_config)} samples", file=sys.stderr)
 
 
 if __name__ == "__main__":
