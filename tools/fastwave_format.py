@@ -37,7 +37,8 @@ DEFAULT_CONFIG = {
 # Keys written only when used (docs/model-format.md), so files without them keep their
 # exact old bytes: the upsample_* keys and cin_pad together, whenever upsample_scales is
 # set; output, mixtures and log_scale_min together, for mixture outputs; local_mel (kept
-# as the object it is) when present. The engine's order (ModelConfig::to_json).
+# as the object it is) when present; preemphasis when not 0, before local_mel. The engine's
+# order (ModelConfig::to_json).
 OPTIONAL_CONFIG = {
     "upsample_scales": None,
     "upsample_freq_kernel": 1,
@@ -47,6 +48,7 @@ OPTIONAL_CONFIG = {
     "output": "softmax",
     "mixtures": 0,
     "log_scale_min": -16.0,
+    "preemphasis": 0.0,
     "local_mel": None,
 }
 OUTPUTS = ("softmax", "logistic_mixture", "gaussian_mixture")
@@ -136,6 +138,9 @@ def check_optional_config(c):
     if isinstance(lsm, bool) or not isinstance(lsm, (int, float)) or not np.isfinite(lsm) \
             or lsm >= 0:
         raise FormatError("config 'log_scale_min' must be a finite number < 0")
+    a = c["preemphasis"]
+    if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 <= a < 1:
+        raise FormatError("config 'preemphasis' must be a number in [0, 1)")
 
 
 def output_rows(config):
@@ -160,6 +165,8 @@ def config_json(config):
         out["output"] = c["output"]
         out["mixtures"] = c["mixtures"]
         out["log_scale_min"] = float(c["log_scale_min"])
+    if c["preemphasis"] != 0:
+        out["preemphasis"] = float(c["preemphasis"])
     if c["local_mel"] is not None:
         out["local_mel"] = c["local_mel"]
     return json.dumps(out, separators=(",", ":"))

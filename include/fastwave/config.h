@@ -77,6 +77,12 @@ struct ModelConfig {
   int mixtures = 0;              // components of a mixture output
   double log_scale_min = -16.0;  // floor of the log scales in the likelihood (not in sampling)
 
+  // LPCNet's pre-emphasis: the network models e[n] = x[n] - preemphasis * x[n-1] instead of
+  // the audio x, and generation undoes it (x[n] = e[n] + preemphasis * x[n-1]), so the
+  // sampling noise comes out shaped like speech (less of it at high frequencies) instead
+  // of white. 0 = off. The mel features stay those of x.
+  double preemphasis = 0;
+
   bool scalar_input() const { return output != Output::kSoftmax; }
   // Columns of start_conv: the one-hot width, or 1 for a scalar input.
   int input_width() const { return scalar_input() ? 1 : classes; }

@@ -17,9 +17,26 @@ inline float sample_of_code(int code) { return float(code - 32768) * (1.0f / 327
 // The nearest code (ties to even) of a value clamped to [-1, 1]; NaN is silence.
 int code_of_sample(double x);
 
-// Audio in [-1, 1] to this model's codes and back (µ-law or linear).
+// Audio in [-1, 1] to this model's codes and back (µ-law or linear; pre-emphasised first
+// when config.preemphasis is set, and de-emphasised after). Each call is a whole signal
+// that starts from silence.
 std::vector<int> encode_audio(const ModelConfig& config, std::span<const float> samples);
 std::vector<float> decode_codes(const ModelConfig& config, std::span<const int> codes);
+
+// decode_codes for a signal that arrives in pieces (a stream written as it is generated):
+// de-emphasis carries its last output from one piece to the next.
+class AudioDecoder {
+ public:
+  explicit AudioDecoder(const ModelConfig& config)
+      : scalar_(config.scalar_input()), classes_(config.classes), preemphasis_(config.preemphasis) {}
+  std::vector<float> decode(std::span<const int> codes);
+
+ private:
+  bool scalar_;
+  int classes_;
+  double preemphasis_;
+  double previous_ = 0;  // the last de-emphasised sample
+};
 
 // Draws the next code from one output row (config.outputs() values). A softmax draws one
 // uniform (sample_id); a mixture draws, in this order, `mixtures` uniforms for the

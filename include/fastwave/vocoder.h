@@ -77,7 +77,7 @@ class VocoderStream {
   // of the upsampling network; 0 without one), and that many hops of latency.
   int lookahead_frames() const;
   // Appends frames [n][local_channels] (n may be 0) and returns the codes they settle;
-  // decode_codes() turns codes into audio.
+  // an AudioDecoder turns them into audio, piece by piece.
   std::vector<int> push(std::span<const float> frames);
   // No more frames: returns the rest, frames x local_hop codes in all.
   std::vector<int> finish();

@@ -14,17 +14,29 @@ int code_of_sample(double x) {
 }
 
 std::vector<int> encode_audio(const ModelConfig& config, std::span<const float> samples) {
-  if (!config.scalar_input()) return mulaw_encode(samples, config.classes);
+  const double a = config.preemphasis;
   std::vector<int> codes(samples.size());
-  for (size_t i = 0; i < samples.size(); ++i) codes[i] = code_of_sample(samples[i]);
+  double previous = 0;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const double x = a == 0 ? double(samples[i]) : double(samples[i]) - a * previous;
+    previous = samples[i];
+    codes[i] = config.scalar_input() ? code_of_sample(x) : mulaw_encode(float(x), config.classes);
+  }
   return codes;
 }
 
-std::vector<float> decode_codes(const ModelConfig& config, std::span<const int> codes) {
-  if (!config.scalar_input()) return mulaw_decode(codes, config.classes);
+std::vector<float> AudioDecoder::decode(std::span<const int> codes) {
   std::vector<float> samples(codes.size());
-  for (size_t i = 0; i < codes.size(); ++i) samples[i] = sample_of_code(codes[i]);
+  for (size_t i = 0; i < codes.size(); ++i) {
+    const double e = scalar_ ? sample_of_code(codes[i]) : mulaw_decode(codes[i], classes_);
+    previous_ = preemphasis_ == 0 ? e : e + preemphasis_ * previous_;
+    samples[i] = float(previous_);
+  }
   return samples;
+}
+
+std::vector<float> decode_codes(const ModelConfig& config, std::span<const int> codes) {
+  return AudioDecoder(config).decode(codes);
 }
 
 }  // namespace fastwave

@@ -105,12 +105,16 @@ void add_generate_command(CLI::App& app) {
     auto numbered = [&](const std::string& file, int b) { return numbered_path(file, b, o->streams); };
     std::vector<std::unique_ptr<WavWriter>> wavs;
     std::vector<std::unique_ptr<IdsText>> ids_texts;
+    // The output continues the prime, so de-emphasis starts from where the prime left it.
+    AudioDecoder after_prime(c);
+    after_prime.decode(options.prime);
+    std::vector<AudioDecoder> decoders(o->streams, after_prime);
     for (int b = 0; b < o->streams; ++b) {
       wavs.push_back(std::make_unique<WavWriter>(numbered(o->out, b), c.sample_rate));
       if (!o->ids_out.empty()) ids_texts.push_back(std::make_unique<IdsText>(numbered(o->ids_out, b)));
     }
     auto write = [&](int b, std::span<const int> ids) {
-      wavs[b]->append(decode_codes(c, ids));
+      wavs[b]->append(decoders[b].decode(ids));
       if (!ids_texts.empty()) ids_texts[b]->append(ids);
     };
     // A progress bar only for work that lasts: more than one second of audio.

@@ -28,6 +28,9 @@ void add_info_command(CLI::App& app) {
       std::printf("output           mixture of %d %s, 16-bit samples (scalar input)\n", c.mixtures,
                   c.output == ModelConfig::Output::kLogisticMixture ? "logistics" : "Gaussians");
     }
+    if (c.preemphasis != 0) {
+      std::printf("pre-emphasis     %g (codes of x[n] - %g x[n-1]; decoding undoes it)\n", c.preemphasis, c.preemphasis);
+    }
     std::printf("sample rate      %d Hz\n", c.sample_rate);
     std::printf("receptive field  %d samples (%.1f ms)\n", c.receptive_field(), 1000.0 * c.receptive_field() / c.sample_rate);
     std::printf("conditioning     %s\n",

@@ -46,6 +46,8 @@ void add_init_command(CLI::App& app) {
                   "input and 16-bit samples; sets --classes 65536)")
       ->check(CLI::IsMember({"softmax", "logistic_mixture", "gaussian_mixture"}));
   cmd->add_option("--mixtures", c.mixtures, "Components of a mixture output (default 10 logistics, 1 Gaussian)");
+  cmd->add_option("--preemphasis", c.preemphasis, "Code x[n] - A x[n-1] instead of the audio (LPCNet's pre-emphasis)")
+      ->check(CLI::Range(0.0, 0.99));
   cmd->callback([o, cmd] {
     ModelConfig config = o->config;
     if (!o->config_file.empty() && o->vocoder) throw Error("give --vocoder or --config, not both");
@@ -73,6 +75,7 @@ void add_init_command(CLI::App& app) {
       take("--upsample-scales", config.upsample_scales, f.upsample_scales);
       take("--upsample-freq-kernel", config.upsample_freq_kernel, f.upsample_freq_kernel);
       take("--cin-pad", config.cin_pad, f.cin_pad);
+      take("--preemphasis", config.preemphasis, f.preemphasis);
     }
     if (cmd->count("--cin-pad") > 0) config.upsample_conv_in = true;
     if (!o->distribution.empty()) config.output = parse_output(o->distribution);

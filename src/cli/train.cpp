@@ -19,6 +19,7 @@ void add_train_command(CLI::App& app) {
     int benchmark_steps = 0;
     bool vocoder = false;
     std::string distribution;
+    double preemphasis = 0;
   };
   auto o = std::make_shared<Options>();
   train::TrainOptions& t = o->train;
@@ -90,6 +91,10 @@ void add_train_command(CLI::App& app) {
                   "softmax (µ-law classes), logistic_mixture or gaussian_mixture (r9y9's outputs: a scalar "
                   "input and 16-bit samples; sets --classes 65536)")
       ->check(CLI::IsMember({"softmax", "logistic_mixture", "gaussian_mixture"}));
+  cmd->add_option("--preemphasis", o->preemphasis,
+                  "Model x[n] - A x[n-1] instead of the audio (LPCNet's pre-emphasis, e.g. 0.85; "
+                  "generation undoes it); also over an --init-from model's setting")
+      ->check(CLI::Range(0.0, 0.99));
   cmd->add_option("--mixtures", c.mixtures, "Components of a mixture output (default 10 logistics, 1 Gaussian)");
   cmd->add_flag("--vocoder", o->vocoder,
                 "Train a vocoder: the config of `fastwave init --vocoder` (mel features computed from "
@@ -108,6 +113,7 @@ void add_train_command(CLI::App& app) {
       }
       if (cmd->count("--bias") > 0) options.config.bias = o->train.config.bias;
     }
+    if (cmd->count("--preemphasis") > 0) options.preemphasis = o->preemphasis;
     if (!o->distribution.empty()) options.config.output = parse_output(o->distribution);
     if (options.config.output != ModelConfig::Output::kSoftmax) {
       if (cmd->count("--classes") == 0) options.config.classes = 65536;

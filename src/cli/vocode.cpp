@@ -54,12 +54,13 @@ void vocode_streaming(const Model& model, const std::string& mel, const std::str
   const int64_t total = reader.rows() * c.local_hop;
   VocoderStream stream(Network::build(model), options);
   WavWriter wav(out, c.sample_rate);
+  AudioDecoder decoder(c);
   Progress progress("vocode", c.sample_rate, !quiet && total > c.sample_rate);
   for (int64_t read = 0; read < reader.rows(); read += kFramesPerPush) {
-    wav.append(decode_codes(c, stream.push(reader.read_rows(kFramesPerPush))));
+    wav.append(decoder.decode(stream.push(reader.read_rows(kFramesPerPush))));
     progress.update(stream.samples(), total);
   }
-  wav.append(decode_codes(c, stream.finish()));
+  wav.append(decoder.decode(stream.finish()));
   progress.update(stream.samples(), total);
   const double seconds = progress.finish();
   wav.commit();
@@ -118,16 +119,17 @@ void add_vocode_command(CLI::App& app) {
     // Position t holds sample t and its features (r9y9's alignment, and training's): the
     // silence prime stands for sample 0, then frames x hop - 1 samples are generated.
     std::vector<std::unique_ptr<WavWriter>> wavs;
+    std::vector<AudioDecoder> decoders(count, AudioDecoder(c));
     for (int b = 0; b < count; ++b) {
       wavs.push_back(std::make_unique<WavWriter>(numbered_path(o->out, b, count), c.sample_rate));
-      wavs.back()->append(decode_codes(c, std::vector<int>{c.classes / 2}));
+      wavs.back()->append(decoders[b].decode(std::vector<int>{c.classes / 2}));
     }
     Progress progress("vocode", c.sample_rate, !o->quiet && total > c.sample_rate);
     options.progress = [&progress](int64_t done, int64_t all) { progress.update(done, all); };
     const auto network = Network::build(model);
     if (count == 1) {
       options.samples = total - 1;
-      options.sink = [&](std::span<const int> ids) { wavs[0]->append(decode_codes(c, ids)); };
+      options.sink = [&](std::span<const int> ids) { wavs[0]->append(decoders[0].decode(ids)); };
       auto generator = make_generator(network, method, conditionings[0]);
       generate(*generator, c, options);
     } else {
@@ -136,7 +138,7 @@ void add_vocode_command(CLI::App& app) {
         requests[b] = {conditionings[b], {}, conditionings[b].max_samples(c) - 1, options.temperature, options.seed};
       }
       const auto codes = generate_streams(*network, requests, {o->threads, options.progress});
-      for (int b = 0; b < count; ++b) wavs[b]->append(decode_codes(c, codes[b]));
+      for (int b = 0; b < count; ++b) wavs[b]->append(decoders[b].decode(codes[b]));
     }
     const double seconds = progress.finish();
     for (auto& wav : wavs) wav->commit();

@@ -111,6 +111,7 @@ void ModelConfig::validate() const {
     if (classes != 65536) throw Error("config: a mixture output needs classes = 65536 (16-bit sample codes)");
     if (!(std::isfinite(log_scale_min) && log_scale_min < 0)) throw Error("config: log_scale_min must be finite and < 0");
   }
+  if (!(preemphasis >= 0 && preemphasis < 1)) throw Error("config: preemphasis must be in [0, 1)");
   validate_vocoder();
 }
 
@@ -206,6 +207,7 @@ std::string ModelConfig::to_json() const {
     j["mixtures"] = mixtures;
     j["log_scale_min"] = log_scale_min;
   }
+  if (preemphasis != 0) j["preemphasis"] = preemphasis;
   if (local_mel) {
     j["local_mel"] = {{"fft_size", local_mel->fft_size}, {"window", local_mel->window},
                       {"min_hz", local_mel->min_hz},     {"max_hz", local_mel->max_hz},
@@ -253,6 +255,9 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     else if (key == "log_scale_min") {
       if (!value.is_number()) throw Error("config: log_scale_min must be a number");
       c.log_scale_min = value.get<double>();
+    } else if (key == "preemphasis") {
+      if (!value.is_number()) throw Error("config: preemphasis must be a number");
+      c.preemphasis = value.get<double>();
     } else if (key == "upsample_freq_kernel") read_int(key, c.upsample_freq_kernel);
     else if (key == "cin_pad") read_int(key, c.cin_pad);
     else if (key == "blocks") read_int(key, c.blocks);

@@ -223,7 +223,9 @@ Model NetImpl::to_model() const {
 
 void NetImpl::load_from(const Model& model) {
   if (model.is_quantized()) throw Error("cannot train from a quantized model");
-  if (model.config().to_json() != config_.to_json()) {
+  ModelConfig same_coding = model.config();
+  same_coding.preemphasis = config_.preemphasis;  // how samples are coded, not a tensor's shape
+  if (same_coding.to_json() != config_.to_json()) {
     throw Error("the model's config differs from the one being trained: " +
                 model.config().to_json());
   }

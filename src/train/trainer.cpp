@@ -321,6 +321,7 @@ Data load_data(const TrainOptions& options) {
     d.init = Model::load(options.init_from);
     d.config = d.init.config();
   }
+  if (options.preemphasis) d.config.preemphasis = *options.preemphasis;
   if (options.speakers_from_metadata && options.init_from.empty()) {
     d.speakers = speaker_names(rows);
     d.config.speakers = int(d.speakers.size());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct TrainOptions {
   // a fresh optimizer; its validation NLL is the best to beat, so a worse model is never
   // exported over it. Ignored when resuming, where the checkpoint has the weights.
   std::string init_from;
+  // Sets config.preemphasis, also over an --init-from model's (the shapes do not change;
+  // the codes do, so its first validation is the bar in the new coding).
+  std::optional<double> preemphasis;
 
   int64_t steps = 100000;
   int batch = 2;

@@ -95,7 +95,7 @@ def close(a, b):
 
 # -- model file ---------------------------------------------------------------------------
 
-def test_format_round_trip(workdir):
+def test_format_round_trip(workdir, engine):
     config = fwf.make_config(blocks=2, layers_per_block=3, residual_channels=4,
                              dilation_channels=5, skip_channels=6, end_channels=7, classes=8,
                              kernel_size=3, bias=True, sample_rate=8000, speakers=2,
@@ -149,6 +149,21 @@ def test_format_round_trip(workdir):
         with open(out, "wb") as f:
             f.write(blob)
         check(f"format: read rejects {label}", rejected(lambda: fwf.read_model(out), expect))
+
+    # Pre-emphasis: one optional key, written only when not 0, read back by the engine.
+    emphasised = dict(config, preemphasis=0.85)
+    fwf.check_config(emphasised)
+    path = os.path.join(workdir, "emphasised.fwm")
+    fwf.write_model(path, emphasised, tensors)
+    back, _ = fwf.read_model(path)
+    check("format: preemphasis round trip", back == emphasised and back["preemphasis"] == 0.85)
+    check("format: preemphasis 0 is not written", '"preemphasis"' not in fwf.config_json(config))
+    check("format: preemphasis outside [0, 1) rejected",
+          rejected(lambda: fwf.make_config(preemphasis=1.0), "preemphasis"))
+    if engine is not None:
+        info = run([engine, "info", path])
+        check("format: the engine reads a preemphasis file", info.returncode == 0 and "0.85" in info.stdout,
+              info.stderr.strip())
 
 
 # -- reference and converter --------------------------------------------------------------
@@ -364,7 +379,7 @@ def main():
                                         os.access(engine, os.X_OK), engine):
         engine = None  # still test everything else
     tests = [("reference self-test", lambda: check("reference self-test", ref.self_test() == 0)),
-             ("format", lambda: test_format_round_trip(workdir))]
+             ("format", lambda: test_format_round_trip(workdir, engine))]
     tests += [(name, lambda n=name, c=c: test_config(n, c[0], c[1], workdir, engine))
               for name, c in CONFIGS.items()]
     tests += [("local", lambda: test_local_conditioning(workdir)),

@@ -152,6 +152,20 @@ TEST(Train, InitFromContinuesAModelAndNeverExportsWorse) {
   quantized.output = dir.file("q_more.fwm");
   quantized.checkpoint_dir = dir.file("q_ckpt");
   EXPECT_THROW(train::train(quantized), Error);
+
+  // --preemphasis recodes the samples of a model it continues: the same tensors, and every
+  // export says so.
+  auto emphasised = tiny_options(dir);
+  emphasised.init_from = first.output;
+  emphasised.preemphasis = 0.85;
+  emphasised.output = dir.file("emphasised.fwm");
+  emphasised.snapshots = true;
+  emphasised.steps = 10;
+  emphasised.valid_every = 10;
+  train::train(emphasised);
+  ModelConfig expected = start.config();
+  expected.preemphasis = 0.85;
+  EXPECT_EQ(Model::load(dir.file("emphasised.step10.fwm")).config().to_json(), expected.to_json());
 }
 
 // Trains `options` for 20 steps straight, then again stopped after 10 and resumed: the
